@@ -1,0 +1,110 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/outrider-sec/outrider/internal/workload"
+)
+
+// Engine evaluates objects against a fixed set of compiled policies. It is safe for
+// concurrent use; build a new Engine when the policies change.
+type Engine struct {
+	policies []*Policy
+	now      func() time.Time
+}
+
+// NewEngine returns an engine for policies. now tells exceptions whether they have expired;
+// nil means time.Now.
+func NewEngine(policies []*Policy, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{policies: policies, now: now}
+}
+
+// Policies returns the engine's policies.
+func (e *Engine) Policies() []*Policy { return e.policies }
+
+// Namespace is what the engine knows of the namespace an object is (or will be) in.
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Evaluate returns the findings of every matching policy for obj, which lives in ns (the
+// caller resolves an unset namespace, as kubectl would). Kinds without a pod spec are judged
+// only by custom rules that name them.
+func (e *Engine) Evaluate(obj *workload.Object, ns Namespace) []Finding {
+	in := &Input{Object: obj, Template: obj.Template}
+	if obj.Template != nil {
+		in.Containers = workload.AllContainers(obj.Template.Spec, obj.Template.Path)
+	}
+	target := Target{Kind: obj.Kind, Namespace: ns.Name, NamespaceLabels: ns.Labels, Labels: workloadLabels(obj)}
+	now := e.now()
+	var findings []Finding
+	for _, p := range e.policies {
+		if !p.Matches(target) {
+			continue
+		}
+		in.Images = p.images
+		emit := func(id string, sev Severity, remediation string, vs []Violation) {
+			for _, v := range vs {
+				f := Finding{
+					Check:       id,
+					Severity:    p.severityOf(id, sev),
+					Mode:        p.Mode,
+					Policy:      p.Name,
+					Resource:    Resource{APIVersion: obj.APIVersion, Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name},
+					Container:   v.Container,
+					Path:        v.Path,
+					Message:     v.Message,
+					Remediation: remediation,
+					File:        obj.File,
+					Line:        obj.Line,
+				}
+				p.suppress(&f, in, now)
+				findings = append(findings, f)
+			}
+		}
+		if in.Template != nil {
+			for _, c := range p.pss {
+				if vs := evalPSS(c, in.Template, in.Containers); len(vs) > 0 {
+					info := pssInfo(c.id)
+					emit(c.id, info.severity, info.remediation, vs)
+				}
+			}
+			for _, c := range p.checks {
+				if vs := c.Eval(in); len(vs) > 0 {
+					emit(c.ID, c.Severity, c.Remediation, vs)
+				}
+			}
+		}
+		for _, r := range p.rules {
+			if r.applies(in) {
+				if vs := r.eval(in); len(vs) > 0 {
+					emit(r.id, r.severity, "", vs)
+				}
+			}
+		}
+	}
+	return findings
+}
+
+// workloadLabels are the labels policies select on: the pod template's over the object's own,
+// so a policy selects a Deployment and the Pods it creates alike.
+func workloadLabels(obj *workload.Object) map[string]string {
+	if obj.Template == nil || obj.Template.Meta == nil || len(obj.Template.Meta.Labels) == 0 {
+		return obj.Labels
+	}
+	if len(obj.Labels) == 0 {
+		return obj.Template.Meta.Labels
+	}
+	merged := make(map[string]string, len(obj.Labels)+len(obj.Template.Meta.Labels))
+	for k, v := range obj.Labels {
+		merged[k] = v
+	}
+	for k, v := range obj.Template.Meta.Labels {
+		merged[k] = v
+	}
+	return merged
+}
