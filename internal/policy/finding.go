@@ -6,7 +6,7 @@ import "github.com/outrider-sec/outrider/api/v1alpha1"
 type Resource struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
-	Namespace  string `json:"namespace,omitempty"`
+	Namespace  string `json:"namespace"`
 	Name       string `json:"name"`
 }
 
@@ -19,15 +19,15 @@ type Finding struct {
 	// Policy names the policy that asked for the check.
 	Policy    string   `json:"policy"`
 	Resource  Resource `json:"resource"`
-	Container string   `json:"container,omitempty"`
+	Container string   `json:"container"`
 	// Path is the field to change, like "spec.template.spec.containers[1].securityContext".
 	Path string `json:"path"`
 	// Message says what is wrong.
 	Message string `json:"message"`
 	// Remediation says, in one line, what to change.
 	Remediation string `json:"remediation,omitempty"`
-	File        string `json:"file,omitempty"`
-	Line        int    `json:"line,omitempty"`
+	File        string `json:"file"`
+	Line        int    `json:"line"`
 	// Suppressed is set when an annotation or a policy exception silences the finding.
 	Suppressed *Suppression `json:"suppressed,omitempty"`
 }
