@@ -55,3 +55,20 @@ bench: bench-engine ## All benchmarks.
 .PHONY: bench-engine
 bench-engine: ## Go benchmarks of the engine (one pod evaluation, decoding).
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/policy/ ./internal/workload/ | tee $(BIN)/bench-engine.txt
+
+# --- local cluster ---
+# A single-node Kubernetes on this machine (hack/cluster, docs/local-cluster.md).
+# Needs root. State lives in /var/lib/outrider-cluster, not in the checkout.
+
+.PHONY: up
+up: ## Bring the local cluster up (idempotent); kubeconfig in .outrider/kubeconfig.
+	bash hack/cluster/up.sh
+
+.PHONY: down
+down: ## Stop the local cluster; PURGE=1 also wipes its state (etcd, certs, registry).
+	PURGE=$(PURGE) bash hack/cluster/down.sh
+
+.PHONY: cluster-status
+cluster-status: ## Show what of the local cluster runs.
+	bash hack/cluster/status.sh
+# --- end local cluster ---
