@@ -24,11 +24,12 @@ type exception struct {
 	resources []v1alpha1.ResourceRef
 	reason    string
 	expires   time.Time // zero: never
+	expiresAs string    // as written
 }
 
 func compileException(e *v1alpha1.Exception, p *field.Path) (exception, field.ErrorList) {
 	var errs field.ErrorList
-	out := exception{checks: e.Checks, resources: e.Resources, reason: e.Reason}
+	out := exception{checks: e.Checks, resources: e.Resources, reason: e.Reason, expiresAs: e.Expires}
 	if len(e.Checks) == 0 {
 		errs = append(errs, field.Required(p.Child("checks"), "name the checks, or \"*\""))
 	}
@@ -102,7 +103,7 @@ func (p *Policy) suppress(f *Finding, in *Input, now time.Time) {
 			continue
 		}
 		if !e.expires.IsZero() && now.After(e.expires) {
-			f.Message += fmt.Sprintf(" (policy exception expired %s)", e.expires.Format(time.DateOnly))
+			f.Message += fmt.Sprintf(" (policy exception expired %s)", e.expiresAs)
 			continue
 		}
 		f.Suppressed = &Suppression{By: "exception", Reason: e.reason}

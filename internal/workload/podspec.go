@@ -1,8 +1,6 @@
 package workload
 
 import (
-	"fmt"
-
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,14 +63,23 @@ func appsTemplate[T any](get func(*T) *corev1.PodTemplateSpec) templateDecoder {
 // does: an unknown or duplicated field is an error, because a misspelt securityContext would
 // otherwise be dropped silently and the workload judged without it.
 func template(data []byte, obj any, get func() *PodTemplate) (*PodTemplate, error) {
-	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowUnknownFields)
-	if err != nil {
+	if err := UnmarshalStrict(data, obj); err != nil {
 		return nil, err
 	}
-	if len(strictErrs) > 0 {
-		return nil, fmt.Errorf("%w", strictErrs[0])
-	}
 	return get(), nil
+}
+
+// UnmarshalStrict decodes JSON into obj case-sensitively, failing on unknown or duplicated
+// fields, as the API server's strict field validation does.
+func UnmarshalStrict(data []byte, obj any) error {
+	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	if len(strictErrs) > 0 {
+		return strictErrs[0]
+	}
+	return nil
 }
 
 // HasPodSpec reports whether objects of this API group and kind carry a pod spec.
