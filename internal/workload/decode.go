@@ -116,6 +116,9 @@ func isSeparator(line []byte) bool {
 // yamlLine finds "line N" in a YAML parser error.
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
+// yamlLinePrefix is the parser's "yaml: line N: " prefix, relative to the document.
+var yamlLinePrefix = regexp.MustCompile(`^yaml: line \d+: `)
+
 func (d *decoder) decodeYAML(doc yamlDoc) {
 	js, err := yaml.YAMLToJSON(doc.data)
 	if err != nil {
@@ -126,7 +129,9 @@ func (d *decoder) decodeYAML(doc yamlDoc) {
 				line = doc.start + n - 1
 			}
 		}
-		d.fail(line, "invalid YAML: %s", strings.TrimPrefix(msg, "error converting YAML to JSON: "))
+		msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+		msg = yamlLinePrefix.ReplaceAllString(msg, "") // the line is reported on its own, counted from the file's start
+		d.fail(line, "invalid YAML: %s", msg)
 		return
 	}
 	d.decodeJSON(js, doc.line, 0)
