@@ -61,12 +61,3 @@ func Lookup(id string) (CatalogEntry, bool) {
 	}
 	return CatalogEntry{}, false
 }
-
-func builtinByID(id string) *Check {
-	for _, c := range builtinChecks {
-		if c.ID == id {
-			return c
-		}
-	}
-	return nil
-}
