@@ -37,13 +37,33 @@ cleanup_kube_proxy_rules() {
   "${K8S_BIN}/kube-proxy" --cleanup >>"${LOG_DIR}/down.log" 2>&1 || true
 }
 
+# cleanup_kubelet_rules: the chains the kubelet creates itself (kube-proxy's
+# cleanup leaves them): KUBE-FIREWALL (jumped to from INPUT and OUTPUT),
+# KUBE-KUBELET-CANARY and KUBE-IPTABLES-HINT, for IPv4 and IPv6.
+cleanup_kubelet_rules() {
+  local ipt table chain
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for chain in INPUT OUTPUT; do
+      while "$ipt" -w -D "$chain" -j KUBE-FIREWALL 2>/dev/null; do :; done
+    done
+    for table in filter nat mangle; do
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -w -t "$table" -F "$chain" 2>/dev/null && "$ipt" -w -t "$table" -X "$chain" 2>/dev/null || true
+      done
+    done
+  done
+}
+
 # cleanup_cni_rules: the portmap plugin's top-level chains, once no pod of
 # ours needs them (per-pod chains went with CNI DEL).
 cleanup_cni_rules() {
   local c
-  iptables -w -t nat -S 2>/dev/null | grep -q -- '-N CNI-DN-' && return 0
+  local rules
+  rules=$(iptables -w -t nat -S 2>/dev/null || true)
+  grep -q -- '-N CNI-DN-' <<<"$rules" && return 0
   for c in CNI-HOSTPORT-DNAT CNI-HOSTPORT-SNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SETMARK; do
-    iptables -w -t nat -S 2>/dev/null | grep -q -- "-N ${c}\$" || continue
+    grep -q -- "-N ${c}\$" <<<"$rules" || continue
     iptables -w -t nat -S | grep -- "-j ${c}\$" | sed 's/^-A/-D/' | while read -r rule; do
       # shellcheck disable=SC2086
       iptables -w -t nat $rule || true
@@ -67,7 +87,7 @@ unmount_ours() {
 delete_netns() {
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    if ip netns exec "$ns" ip -4 -o addr show 2>/dev/null | grep -q " inet ${POD_CIDR%.*.*}\."; then
+    if grep -q " inet ${POD_CIDR%.*.*}\." <<<"$(ip netns exec "$ns" ip -4 -o addr show 2>/dev/null)"; then
       log "deleting network namespace ${ns}"
       ip netns delete "$ns" || true
     fi
@@ -105,6 +125,7 @@ main() {
   done
   unmount_ours
   delete_netns
+  cleanup_kubelet_rules
   cleanup_cni_rules
   cleanup_cni_state
   delete_bridge

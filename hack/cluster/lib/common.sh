@@ -6,6 +6,9 @@
 # --- versions --------------------------------------------------------------
 K8S_VERSION="v1.34.4"
 
+# make may run us with a PATH that lacks the Go toolchain.
+case ":${PATH}:" in *:/usr/local/go/bin:*) ;; *) PATH="${PATH}:/usr/local/go/bin" ;; esac
+
 # --- where things live --------------------------------------------------------
 # Everything stateful lives in fixed machine locations, never in the checkout:
 # CI runs in a fresh clone and must find (and clean up) what an earlier

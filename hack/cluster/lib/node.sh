@@ -1,10 +1,11 @@
 # shellcheck shell=bash
 # The node: /etc/hosts entry, kubelet and kube-proxy.
 
-# ensure_hosts_entry: the kubelet refuses a loopback node IP, so the node has
-# only a Hostname address; the apiserver dials it by name
-# (--kubelet-preferred-address-types Hostname), and the name must resolve to
-# 127.0.0.1 where the kubelet listens.
+# ensure_hosts_entry: the kubelet listens on 127.0.0.1 only, but refuses a
+# loopback node IP; the node's InternalIP is the bridge gateway (--node-ip,
+# otherwise the kubelet would pick the machine's eth0 address). The apiserver
+# dials the kubelet by name (--kubelet-preferred-address-types Hostname), and
+# the name must resolve to 127.0.0.1.
 ensure_hosts_entry() {
   if ! grep -Eq "^127\.0\.0\.1[[:space:]]+(.*[[:space:]])?${NODE_NAME}([[:space:]]|$)" /etc/hosts; then
     log "adding '127.0.0.1 ${NODE_NAME}' to /etc/hosts"
@@ -56,6 +57,7 @@ start_kubelet() {
     --kubeconfig "${CONF_DIR}/kubelet.kubeconfig" \
     --root-dir "$KUBELET_ROOT" \
     --hostname-override "$NODE_NAME" \
+    --node-ip "$BRIDGE_IP" \
     --v=1
   wait_for "kubelet /healthz" 60 kubelet curl -fsS http://127.0.0.1:10248/healthz
 }

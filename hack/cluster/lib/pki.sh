@@ -18,7 +18,7 @@ cert_ok() {
     openssl verify -CAfile "${PKI_DIR}/${ca}.crt" "$crt" >/dev/null 2>&1 || return 1
   fi
   for ip in "$@"; do
-    openssl x509 -in "$crt" -noout -checkip "$ip" 2>/dev/null | grep -q 'does match' || return 1
+    grep -q 'does match' <<<"$(openssl x509 -in "$crt" -noout -checkip "$ip" 2>/dev/null)" || return 1
   done
 }
 

@@ -7,7 +7,7 @@ DEB_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables o
 ensure_packages() {
   local missing=() p
   for p in "${DEB_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == 'install ok installed' ]] || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0
   log "installing Debian packages: ${missing[*]}"
@@ -42,7 +42,9 @@ ensure_bridge() {
     log "creating bridge ${BRIDGE} ${BRIDGE_IP}/16"
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -q "inet ${BRIDGE_IP}/16" || ip addr add "${BRIDGE_IP}/16" dev "$BRIDGE"
+  # (grep on a captured string: `cmd | grep -q` fails under pipefail when
+  # grep exits before cmd has written everything.)
+  grep -q "inet ${BRIDGE_IP}/16" <<<"$(ip -4 addr show dev "$BRIDGE")" || ip addr add "${BRIDGE_IP}/16" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # Service traffic from a pod to another pod's endpoint is routed by the
   # host (pod -> gateway -> DNAT -> pod) and replies cross the bridge, so the
