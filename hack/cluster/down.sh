@@ -76,8 +76,9 @@ cleanup_cni_rules() {
 # unmount_ours: anything still mounted under our state directories (pod
 # volumes, container rootfs, sandbox shm), deepest first.
 unmount_ours() {
-  local m
-  awk '{print $2}' /proc/mounts | grep -E "^(${STATE_DIR}|${RUN_DIR})/" | sort -r | while read -r m; do
+  local m mounts
+  mounts=$(awk '{print $2}' /proc/mounts | { grep -E "^(${STATE_DIR}|${RUN_DIR})/" || true; } | sort -r)
+  for m in $mounts; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "warning: could not unmount ${m}"
   done
 }

@@ -68,7 +68,21 @@ ensure_outrider_image() {
   local bin="${REPO_ROOT}/bin/outrider"
   if [[ ! -x "$bin" ]]; then
     log "note: ${bin} not found, skipping the outrider image (run 'make build', then 'make up' or hack/cluster/image.sh outrider bin/outrider)"
+    rm -f "${USER_DIR}/outrider-image"
     return 0
   fi
-  "${CLUSTER_SRC}/image.sh" outrider "$bin"
+  if ldd "$bin" >/dev/null 2>&1; then
+    # Not fatal for the cluster; whatever needs the image fails on its own.
+    log "WARNING: ${bin} is dynamically linked and cannot run in a distroless image;"
+    log "         skipping the outrider image (build it with 'make build', which sets CGO_ENABLED=0)"
+    rm -f "${USER_DIR}/outrider-image"
+    return 0
+  fi
+  local ref
+  ref=$("${CLUSTER_SRC}/image.sh" outrider "$bin") || die "building the outrider image failed"
+  # The digest reference, for install-outrider.sh and e2e tests: the dev tag
+  # moves, a digest does not (and kubelet's IfNotPresent would keep a stale
+  # image for a reused tag).
+  echo "$ref" | write_file "${USER_DIR}/outrider-image"
+  log "pushed ${ref} (also in ${USER_DIR}/outrider-image)"
 }

@@ -38,7 +38,7 @@ func runRegistry(ctx context.Context, args []string) error {
 	logger := log.New(os.Stderr, "registry ", log.LstdFlags)
 
 	// go-containerregistry keeps blobs on disk when asked, but manifests only
-	// in memory. The journal records every accepted manifest PUT and replays
+	// in memory. The journal records every accepted manifest PUT/DELETE and replays
 	// them at start, so pushed images survive a restart of the registry.
 	inner := registry.New(
 		registry.Logger(logger),
@@ -69,15 +69,16 @@ func runRegistry(ctx context.Context, args []string) error {
 	return nil
 }
 
-// journalEntry is one manifest PUT as it was received.
+// journalEntry is one manifest PUT or DELETE as it was received.
 type journalEntry struct {
-	Path        string `json:"path"` // /v2/<repo>/manifests/<ref>
+	Method      string `json:"method,omitempty"` // PUT when empty
+	Path        string `json:"path"`             // /v2/<repo>/manifests/<ref>
 	ContentType string `json:"contentType"`
 	Body        []byte `json:"body"`
 }
 
 // journal is an http.Handler that forwards to the registry and appends each
-// successful manifest PUT to a JSON-lines file.
+// successful manifest PUT and DELETE to a JSON-lines file.
 type journal struct {
 	path string
 	next http.Handler
@@ -90,7 +91,7 @@ func isManifestPath(p string) bool {
 }
 
 func (j *journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPut || !isManifestPath(r.URL.Path) {
+	if (r.Method != http.MethodPut && r.Method != http.MethodDelete) || !isManifestPath(r.URL.Path) {
 		j.next.ServeHTTP(w, r)
 		return
 	}
@@ -102,8 +103,9 @@ func (j *journal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := httptest.NewRecorder()
 	j.next.ServeHTTP(rec, r)
-	if rec.Code == http.StatusCreated {
-		if err := j.append(journalEntry{Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), Body: body}); err != nil {
+	if rec.Code == http.StatusCreated || rec.Code == http.StatusAccepted {
+		e := journalEntry{Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), Body: body}
+		if err := j.append(e); err != nil {
 			log.Printf("registry: journal: %v", err)
 		}
 	}
@@ -132,7 +134,7 @@ func (j *journal) append(e journalEntry) error {
 	return f.Close()
 }
 
-// replay re-PUTs the journal's manifests, in order, into the registry. An
+// replay re-applies the journal's manifest PUTs and DELETEs, in order. An
 // entry whose blobs are gone is skipped (the registry refuses it).
 func (j *journal) replay() (int, error) {
 	f, err := os.Open(j.path)
@@ -151,11 +153,15 @@ func (j *journal) replay() (int, error) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			continue // a torn last line after a crash
 		}
-		req := httptest.NewRequest(http.MethodPut, e.Path, bytes.NewReader(e.Body))
+		method := e.Method
+		if method == "" {
+			method = http.MethodPut
+		}
+		req := httptest.NewRequest(method, e.Path, bytes.NewReader(e.Body))
 		req.Header.Set("Content-Type", e.ContentType)
 		rec := httptest.NewRecorder()
 		j.next.ServeHTTP(rec, req)
-		if rec.Code == http.StatusCreated {
+		if rec.Code == http.StatusCreated || rec.Code == http.StatusAccepted {
 			n++
 		}
 	}
