@@ -130,8 +130,20 @@ run_daemon() {
   log "starting ${name}"
   printf '\n===== %s starting: %s\n' "$(date -Is)" "$*" >>"${LOG_DIR}/${name}.log"
   setsid "$@" </dev/null >>"${LOG_DIR}/${name}.log" 2>&1 &
-  echo $! >"$(pidfile "$name")"
+  pid=$!
+  echo "$pid" >"$(pidfile "$name")"
   echo "$fp" >"${RUN_DIR}/${name}.fingerprint"
+  # Until the child has exec'd, /proc/PID/exe is bash or setsid, not the
+  # component: wait for that, so later liveness checks are not fooled.
+  local i
+  for i in $(seq 1 100); do
+    is_running "$name" && return 0
+    [[ -d "/proc/${pid}" ]] || break
+    sleep 0.05
+  done
+  log "${name} did not start"
+  log_tail "$name"
+  return 1
 }
 
 # stop_daemon NAME: SIGTERM the recorded pid if it is still ours, wait, then SIGKILL.
