@@ -266,3 +266,17 @@ func describeJSON(t []byte) string {
 		return "a scalar"
 	}
 }
+
+// DecodeObject decodes one JSON object, as an admission request carries it. A List is an
+// error here: admission sees one object at a time.
+func DecodeObject(source string, js []byte) (*Object, error) {
+	d := decoder{file: source}
+	d.decodeJSON(js, 0, maxListDepth)
+	if len(d.errs) > 0 {
+		return nil, d.errs[0]
+	}
+	if len(d.objects) != 1 {
+		return nil, &DecodeError{File: source, Message: "expected exactly one object"}
+	}
+	return d.objects[0], nil
+}
