@@ -24,7 +24,7 @@ type Options struct {
 }
 
 // Formats lists the accepted values of `outrider scan -o`.
-var Formats = []string{"text", "json", "sarif"}
+var Formats = []string{"text", "json", "sarif", "junit"}
 
 // ErrUnknownFormat is returned, wrapped, by Write for a format not in Formats.
 var ErrUnknownFormat = errors.New("unknown output format")
@@ -45,6 +45,8 @@ func Write(w io.Writer, format string, r *Result, opts Options) error {
 		err = writeJSON(&buf, r)
 	case "sarif":
 		err = writeSARIF(&buf, r, opts)
+	case "junit":
+		err = writeJUnit(&buf, r, opts)
 	default:
 		return fmt.Errorf("%w %q (want one of: %s)", ErrUnknownFormat, format, strings.Join(Formats, ", "))
 	}

@@ -80,7 +80,7 @@ func TestWriteRejectsUnknownFormat(t *testing.T) {
 }
 
 func TestFormatsAreAccepted(t *testing.T) {
-	want := []string{"text", "json", "sarif"}
+	want := []string{"text", "json", "sarif", "junit"}
 	if diff := cmp.Diff(want, Formats); diff != "" {
 		t.Errorf("Formats (-want +got):\n%s", diff)
 	}
