@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Scan benchmark: time `outrider scan` against peer scanners on one corpus.
 #
-# Steps: build bin/outrider; generate the corpus into bench/_out/corpus (only
-# when it is missing or was made with other settings); install the peers into
-# bench/.tools/bin when missing; then run every tool BENCH_RUNS times on the same
-# corpus, round-robin so machine noise spreads evenly, under
-# `/usr/bin/time -f '%e %M'` (wall seconds, peak RSS KiB). Prints a table of
-# medians and ratios against outrider, and writes it to bench/_out/scan-results.md.
+# Steps: build bin/outrider (static, like `make build`); generate the corpus
+# into bench/_out/corpus (only when it is missing or was made with other
+# settings); install the peers into bench/.tools/bin when missing; then run
+# every tool BENCH_RUNS times on the same corpus, round-robin so machine noise
+# spreads evenly, under `/usr/bin/time -f '%e %M'` (wall seconds, peak RSS KiB).
+# Prints a table of medians and ratios against outrider, and writes it to
+# bench/_out/scan-results.md.
 #
 # A peer's non-zero exit for "found violations" is not a failure; a crash, a
 # signal, or a parse/read error on stderr is, and stops the benchmark.
@@ -40,8 +41,11 @@ die() {
 }
 
 # --- build -------------------------------------------------------------------
-log "go build -o bin/outrider ./cmd/outrider"
-go build -o bin/outrider ./cmd/outrider || die "bin/outrider does not build"
+# The release build, as `make build` does it: static (CGO_ENABLED=0), so the same
+# bin/outrider also works for the local cluster's distroless image.
+log "CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o bin/outrider ./cmd/outrider"
+CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o bin/outrider ./cmd/outrider ||
+	die "bin/outrider does not build"
 
 # --- corpus ------------------------------------------------------------------
 want="n=$n seed=$seed generator=$(sha256sum bench/scan/corpusgen/*.go | sha256sum | cut -c1-12)"
