@@ -26,7 +26,9 @@ rules:
 	if got := checksOf(evaluate(withTeam, p), ""); got != nil {
 		t.Errorf("compliant: %v", got)
 	}
-	bad := podWith(t, func(p *corev1.Pod) { p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"x"}}} })
+	bad := podWith(t, func(p *corev1.Pod) {
+		p.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.1", Hostnames: []string{"x"}}}
+	})
 	fs := evaluate(bad, p)
 	got := checksOf(fs, "")
 	want := []string{"custom.team-label@spec", "custom.no-host-aliases@spec"}

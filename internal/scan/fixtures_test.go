@@ -19,7 +19,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of test/fixtures")
 
-const fixtures = "../../test/fixtures"
+const (
+	fixtures  = "../../test/fixtures"
+	goldenDir = "../../test/golden"
+)
 
 // golden is the part of a result the fixtures pin down.
 type golden struct {
@@ -107,7 +110,7 @@ func TestFixtures(t *testing.T) {
 			}
 			got, _ := json.MarshalIndent(toGolden(res), "", "  ")
 			got = append(got, '\n')
-			path := filepath.Join(fixtures, "golden", name+".json")
+			path := filepath.Join(goldenDir, name+".json")
 			seen[filepath.Base(path)] = true
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -128,7 +131,7 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 	// A golden file that no fixture produced is stale.
-	goldens, _ := filepath.Glob(filepath.Join(fixtures, "golden", "*.json"))
+	goldens, _ := filepath.Glob(filepath.Join(goldenDir, "*.json"))
 	for _, g := range goldens {
 		if !seen[filepath.Base(g)] && !*update {
 			t.Errorf("%s has no fixture", g)

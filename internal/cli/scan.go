@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/outrider-sec/outrider/internal/policy"
+	"github.com/outrider-sec/outrider/internal/report"
+	"github.com/outrider-sec/outrider/internal/scan"
+	"github.com/outrider-sec/outrider/internal/version"
+)
+
+type scanOptions struct {
+	output         string
+	policyFiles    []string
+	failOn         string
+	kustomizations []string
+	namespace      string
+	showSuppressed bool
+	color          string
+
+	severity policy.Severity
+	policies []*policy.Policy
+}
+
+func newScanCommand(s Streams) *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "scan [flags] [PATH...]",
+		Short: "Check manifests against security policy, as admission would",
+		Long: `Scan Kubernetes manifests with the same policy engine the admission controller runs, so a
+pipeline fails before a workload the cluster would refuse is ever applied.
+
+PATH is a file, a directory (searched recursively for *.yaml, *.yml and *.json) or - for
+standard input. Files may hold many YAML documents (rendered Helm output works as is), JSON,
+or a List. Every container list counts: containers, initContainers and ephemeralContainers.
+
+Without --policy, the default policy applies: Pod Security Standards "restricted" plus
+Outrider's default-on checks (see 'outrider checks'), in Enforce mode. A policy file holds
+ClusterSecurityPolicy and SecurityPolicy objects, the same YAML you apply to the cluster.
+
+Exit codes:
+  0  no finding at or above --fail-on from an Enforce policy
+  1  at least one such finding
+  2  an input could not be read or decoded, or the command was called wrongly
+     (the other inputs are still scanned and reported)`,
+		Example: `  outrider scan manifests/
+  helm template my-chart | outrider scan -
+  outrider scan --kustomize overlays/prod -o sarif > outrider.sarif
+  outrider scan --policy policy.yaml --fail-on medium k8s/`,
+		PreRunE: func(cmd *cobra.Command, args []string) error { return o.validate(args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd, s, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
+	f.StringArrayVarP(&o.policyFiles, "policy", "p", nil, "policy file (repeatable); default: restricted plus default-on checks")
+	f.StringVar(&o.failOn, "fail-on", "high", "lowest severity that fails the scan: critical, high, medium, low, info")
+	f.StringArrayVarP(&o.kustomizations, "kustomize", "k", nil, "kustomization directory to render and scan (repeatable)")
+	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace for objects that do not name one")
+	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list suppressed findings in text output (they are always counted)")
+	f.StringVar(&o.color, "color", "auto", "colour text output: auto, always, never")
+	return cmd
+}
+
+func (o *scanOptions) validate(args []string) error {
+	if len(args) == 0 && len(o.kustomizations) == 0 {
+		return usageError("nothing to scan: name files, directories, - for stdin, or --kustomize DIR")
+	}
+	if !slices.Contains(report.Formats, o.output) {
+		return usageError("unknown output format %q (want %s)", o.output, strings.Join(report.Formats, ", "))
+	}
+	sev, err := policy.ParseSeverity(o.failOn)
+	if err != nil {
+		return usageError("--fail-on: %v", err)
+	}
+	o.severity = sev
+	switch o.color {
+	case "auto", "always", "never":
+	default:
+		return usageError("--color must be auto, always or never, not %q", o.color)
+	}
+	for _, file := range o.policyFiles {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return usageError("reading policy: %v", err)
+		}
+		ps, err := policy.ParsePolicies(file, data, o.namespace)
+		if err != nil {
+			return usageError("policy: %v", err)
+		}
+		o.policies = append(o.policies, ps...)
+	}
+	return nil
+}
+
+func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error {
+	res, err := scan.Run(cmd.Context(), scan.Options{
+		Paths:          args,
+		Kustomizations: o.kustomizations,
+		Stdin:          s.In,
+		Policies:       o.policies,
+		FailOn:         o.severity,
+		Namespace:      o.namespace,
+	})
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+	}
+	opts := report.Options{Color: colorFor(s.Out, o.color), ToolVersion: version.String(), ShowSuppressed: o.showSuppressed}
+	if err := report.Write(s.Out, o.output, res, opts); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("writing the report: %w", err)}
+	}
+	if code := res.ExitCode(); code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
