@@ -72,3 +72,13 @@ down: ## Stop the local cluster; PURGE=1 also wipes its state (etcd, certs, regi
 cluster-status: ## Show what of the local cluster runs.
 	bash hack/cluster/status.sh
 # --- end local cluster ---
+
+# --- benchmarks: scan ---
+# `outrider scan` against kube-score, gator and conftest on one generated corpus of
+# 10,000 workloads (bench/scan, bench/README.md); results in bench/_out/scan-results.md.
+.PHONY: bench-scan
+bench-scan: ## Time outrider scan against peer scanners (median of 3, wall and peak RSS).
+	bash bench/scan/run.sh
+
+bench: bench-scan
+# --- end benchmarks: scan ---
