@@ -12,7 +12,7 @@ LDFLAGS   := -s -w -X github.com/outrider-sec/outrider/internal/version.Version=
 CONTROLLER_GEN := $(TOOLS)/controller-gen
 STATICCHECK    := $(TOOLS)/staticcheck
 CONTROLLER_GEN_VERSION := v0.19.0
-STATICCHECK_VERSION    := 2026.2.2
+STATICCHECK_VERSION    := v0.8.2
 
 .PHONY: help
 help: ## List the targets.
