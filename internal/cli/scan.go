@@ -100,22 +100,26 @@ func (o *scanOptions) validate(args []string) error {
 }
 
 func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error {
-	res, err := scan.Run(cmd.Context(), scan.Options{
+	opts := report.Options{Color: colorFor(s.Out, o.color), ToolVersion: version.String(), ShowSuppressed: o.showSuppressed}
+	out, err := report.NewStream(s.Out, o.output, opts)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	summary, err := scan.Stream(cmd.Context(), scan.Options{
 		Paths:          args,
 		Kustomizations: o.kustomizations,
 		Stdin:          s.In,
 		Policies:       o.policies,
 		FailOn:         o.severity,
 		Namespace:      o.namespace,
-	})
+	}, out.Add)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
-	opts := report.Options{Color: colorFor(s.Out, o.color), ToolVersion: version.String(), ShowSuppressed: o.showSuppressed}
-	if err := report.Write(s.Out, o.output, res, opts); err != nil {
+	if err := out.Close(summary); err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("writing the report: %w", err)}
 	}
-	if code := res.ExitCode(); code != 0 {
+	if code := report.ExitCode(summary.Verdict); code != 0 {
 		return &ExitError{Code: code}
 	}
 	return nil

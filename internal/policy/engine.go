@@ -22,6 +22,17 @@ func NewEngine(policies []*Policy, now func() time.Time) *Engine {
 	return &Engine{policies: policies, now: now}
 }
 
+// UsesNamespaceLabels reports whether any policy selects namespaces by label, so a caller
+// that must look labels up (offline, from Namespace objects) knows whether to.
+func (e *Engine) UsesNamespaceLabels() bool {
+	for _, p := range e.policies {
+		if p.match.namespaceSelector != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Policies returns the engine's policies.
 func (e *Engine) Policies() []*Policy { return e.policies }
 

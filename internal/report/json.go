@@ -4,40 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/outrider-sec/outrider/internal/policy"
 )
 
-// jsonReport is the JSON format: {"findings":[...],"errors":[...],"summary":{...}}. Findings
-// are policy.Finding as they are; empty lists are [] and never null, so consumers need no
-// special case.
+// jsonReport is the JSON format: {"findings":[...],"errors":[...],"summary":{...}}. Stream
+// writes it piece by piece in this shape. Findings are policy.Finding as they are; empty lists
+// are [] and never null, so consumers need no special case.
 type jsonReport struct {
 	Findings []policy.Finding `json:"findings"`
 	Errors   []InputError     `json:"errors"`
 	Summary  Summary          `json:"summary"`
-}
-
-// writeJSON renders r as indented JSON with a trailing newline.
-func writeJSON(w io.Writer, r *Result) error {
-	out := jsonReport{Findings: r.Findings, Errors: r.Errors, Summary: r.Summary}
-	if out.Findings == nil {
-		out.Findings = []policy.Finding{}
-	}
-	if out.Errors == nil {
-		out.Errors = []InputError{}
-	}
-	if out.Summary.BySeverity == nil {
-		out.Summary.BySeverity = map[policy.Severity]int{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Messages quote images and fields ("<none>", "a && b"); keep them readable.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("encoding json: %w", err)
-	}
-	return nil
 }
 
 // dropNulls re-encodes the JSON document data without the object members whose value is

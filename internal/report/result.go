@@ -54,20 +54,38 @@ const (
 
 // Summarize fills r.Summary from the findings and errors.
 func (r *Result) Summarize(files int, failOn policy.Severity) {
-	s := Summary{Files: files, Resources: len(r.Resources), BySeverity: map[policy.Severity]int{},
-		Errors: len(r.Errors), FailOn: failOn}
-	for i := range r.Findings {
-		f := &r.Findings[i]
+	s := NewSummary(failOn)
+	s.Count(r)
+	s.Finish(files)
+	r.Summary = *s
+}
+
+// NewSummary starts counting a scan that fails at failOn.
+func NewSummary(failOn policy.Severity) *Summary {
+	return &Summary{BySeverity: map[policy.Severity]int{}, FailOn: failOn}
+}
+
+// Count adds one part of a result (one input's objects, findings and errors).
+func (s *Summary) Count(part *Result) {
+	s.Resources += len(part.Resources)
+	s.Errors += len(part.Errors)
+	for i := range part.Findings {
+		f := &part.Findings[i]
 		if f.Suppressed != nil {
 			s.Suppressed++
 			continue
 		}
 		s.Findings++
 		s.BySeverity[f.Severity]++
-		if f.Blocking(failOn) {
+		if f.Blocking(s.FailOn) {
 			s.Blocking++
 		}
 	}
+}
+
+// Finish records how many files were read and decides the verdict.
+func (s *Summary) Finish(files int) {
+	s.Files = files
 	switch {
 	case s.Errors > 0:
 		s.Verdict = VerdictError
@@ -76,12 +94,11 @@ func (r *Result) Summarize(files int, failOn policy.Severity) {
 	default:
 		s.Verdict = VerdictPass
 	}
-	r.Summary = s
 }
 
-// ExitCode maps the verdict to the process exit code: 0 pass, 1 blocking findings, 2 errors.
-func (r *Result) ExitCode() int {
-	switch r.Summary.Verdict {
+// ExitCode maps a verdict to the process exit code: 0 pass, 1 blocking findings, 2 errors.
+func ExitCode(verdict string) int {
+	switch verdict {
 	case VerdictFail:
 		return 1
 	case VerdictError:
@@ -89,3 +106,6 @@ func (r *Result) ExitCode() int {
 	}
 	return 0
 }
+
+// ExitCode maps the verdict to the process exit code: 0 pass, 1 blocking findings, 2 errors.
+func (r *Result) ExitCode() int { return ExitCode(r.Summary.Verdict) }

@@ -67,10 +67,9 @@ func (t *textWriter) paint(code, s string) string {
 	return code + s + ansiReset
 }
 
-// writeText renders r for a terminal or a CI log.
-func writeText(w io.Writer, r *Result, opts Options) error {
-	t := &textWriter{w: w, color: opts.Color}
-	for _, g := range groupByResource(r) {
+// groups prints the objects of part that have findings to show, each with its findings.
+func (t *textWriter) groups(part *Result, opts Options) {
+	for _, g := range groupByResource(part) {
 		var shown []*policy.Finding
 		for _, f := range g.findings {
 			if f.Suppressed == nil || opts.ShowSuppressed {
@@ -86,15 +85,18 @@ func writeText(w io.Writer, r *Result, opts Options) error {
 		}
 		t.printf("\n")
 	}
-	if len(r.Errors) > 0 {
+}
+
+// tail prints the input errors and the summary line.
+func (t *textWriter) tail(errs []InputError, s *Summary) {
+	if len(errs) > 0 {
 		t.printf("%s\n", t.paint(ansiBold, "Input errors"))
-		for _, e := range r.Errors {
+		for _, e := range errs {
 			t.printf("  %s: %s\n", location(e.File, e.Line), oneLine(e.Message))
 		}
 		t.printf("\n")
 	}
-	t.printf("%s\n", t.summary(&r.Summary))
-	return t.err
+	t.printf("%s\n", t.summary(s))
 }
 
 // finding prints one finding: a line with severity, check and message, then the field path,

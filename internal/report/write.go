@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/outrider-sec/outrider/internal/policy"
 )
@@ -37,21 +36,15 @@ func Write(w io.Writer, format string, r *Result, opts Options) error {
 		return errors.New("writing the report: nil result")
 	}
 	var buf bytes.Buffer
-	var err error
-	switch format {
-	case "text":
-		err = writeText(&buf, r, opts)
-	case "json":
-		err = writeJSON(&buf, r)
-	case "sarif":
-		err = writeSARIF(&buf, r, opts)
-	case "junit":
-		err = writeJUnit(&buf, r, opts)
-	default:
-		return fmt.Errorf("%w %q (want one of: %s)", ErrUnknownFormat, format, strings.Join(Formats, ", "))
-	}
+	s, err := NewStream(&buf, format, opts)
 	if err != nil {
+		return err
+	}
+	if err := s.Add(r); err != nil {
 		return fmt.Errorf("rendering %s report: %w", format, err)
+	}
+	if err := s.Close(&r.Summary); err != nil {
+		return err
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("writing %s report: %w", format, err)

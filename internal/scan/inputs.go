@@ -19,10 +19,24 @@ import (
 // StdinName is the file name findings from standard input carry.
 const StdinName = "-"
 
-// source is one input to decode: a file's bytes, or a kustomization's rendered output.
+// source is one input to decode: a file read when its turn comes (path), or bytes already in
+// hand (standard input, a kustomization's rendered output).
 type source struct {
 	name string
+	path string
 	data []byte
+}
+
+// read returns the source's bytes.
+func (s source) read() ([]byte, error) {
+	if s.path == "" {
+		return s.data, nil
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("reading: %w", unwrapPathError(err))
+	}
+	return data, nil
 }
 
 // manifestExts are the file endings a directory walk picks up.
@@ -32,8 +46,8 @@ var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 // (scan a kustomization with --kustomize).
 var notManifests = map[string]bool{"kustomization.yaml": true, "kustomization.yml": true, "Kustomization": true}
 
-// collect reads every input named by paths ("-" is stdin) and kustomize directories. A path
-// that cannot be read becomes an input error; the others are still returned.
+// collect finds every input named by paths ("-" is stdin, read now) and renders the kustomize
+// directories. A path that does not exist becomes an input error; the others are returned.
 func collect(paths, kustomizations []string, stdin io.Reader) ([]source, []report.InputError) {
 	var srcs []source
 	var errs []report.InputError
@@ -52,7 +66,7 @@ func collect(paths, kustomizations []string, stdin io.Reader) ([]source, []repor
 				fail(StdinName, fmt.Errorf("reading standard input: %w", err))
 				continue
 			}
-			srcs = append(srcs, source{StdinName, data})
+			srcs = append(srcs, source{name: StdinName, data: data})
 			continue
 		}
 		files, err := expand(p)
@@ -61,12 +75,7 @@ func collect(paths, kustomizations []string, stdin io.Reader) ([]source, []repor
 			continue
 		}
 		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				fail(f, fmt.Errorf("reading: %w", unwrapPathError(err)))
-				continue
-			}
-			srcs = append(srcs, source{f, data})
+			srcs = append(srcs, source{name: f, path: f})
 		}
 	}
 	for _, dir := range kustomizations {
@@ -75,7 +84,7 @@ func collect(paths, kustomizations []string, stdin io.Reader) ([]source, []repor
 			fail(dir, err)
 			continue
 		}
-		srcs = append(srcs, source{dir, data})
+		srcs = append(srcs, source{name: dir, data: data})
 	}
 	return srcs, errs
 }

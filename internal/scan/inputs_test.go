@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/outrider-sec/outrider/internal/policy"
 )
 
 const privilegedPod = "apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec: {containers: [{name: c, image: registry.example.com/c:1, securityContext: {privileged: true}}]}\n"
@@ -116,4 +118,34 @@ func TestCancelledScanStops(t *testing.T) {
 	if _, err := Run(ctx, Options{Paths: []string{fixtures}}); err == nil {
 		t.Error("a cancelled scan returned no error")
 	}
+}
+
+// Offline, a policy that selects namespaces by label learns the labels from the Namespace
+// objects among the inputs, wherever they are in them.
+func TestNamespaceSelectorUsesNamespaceObjects(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a-workloads.yaml"), strings.Replace(pod("prod-pod"), "metadata: {name: prod-pod}", "metadata: {name: prod-pod, namespace: shop}", 1)+
+		"---\n"+strings.Replace(pod("dev-pod"), "metadata: {name: dev-pod}", "metadata: {name: dev-pod, namespace: sandbox}", 1))
+	writeFile(t, filepath.Join(dir, "z-namespaces.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {env: prod}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: sandbox}\n")
+	ps := mustPolicies(t, "apiVersion: security.outrider.dev/v1alpha1\nkind: ClusterSecurityPolicy\nmetadata: {name: prod}\nspec: {match: {namespaceSelector: {matchLabels: {env: prod}}}}\n")
+	res, err := Run(context.Background(), Options{Paths: []string{filepath.Join(dir, "a-workloads.yaml"), filepath.Join(dir, "z-namespaces.yaml")}, Policies: ps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range res.Findings {
+		seen[f.Resource.Name] = true
+	}
+	if !seen["prod-pod"] || seen["dev-pod"] {
+		t.Errorf("findings for %v; want prod-pod only", seen)
+	}
+}
+
+func mustPolicies(t *testing.T, doc string) []*policy.Policy {
+	t.Helper()
+	ps, err := policy.ParsePolicies("policy.yaml", []byte(doc), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }

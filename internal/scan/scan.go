@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/outrider-sec/outrider/internal/policy"
@@ -33,147 +32,159 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Run scans the inputs and returns the result. Problems with inputs are recorded in the
-// result, not returned: the error is only for a cancelled context or a broken default policy.
-func Run(ctx context.Context, opts Options) (*report.Result, error) {
-	if opts.FailOn == "" {
-		opts.FailOn = policy.SeverityHigh
+func (o *Options) defaults() error {
+	if o.FailOn == "" {
+		o.FailOn = policy.SeverityHigh
 	}
-	if opts.Namespace == "" {
-		opts.Namespace = "default"
+	if o.Namespace == "" {
+		o.Namespace = "default"
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
 	}
-	if len(opts.Policies) == 0 {
+	if len(o.Policies) == 0 {
 		p, err := policy.DefaultPolicy()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		opts.Policies = []*policy.Policy{p}
+		o.Policies = []*policy.Policy{p}
 	}
-	srcs, inputErrs := collect(opts.Paths, opts.Kustomizations, opts.Stdin)
-	decoded := decodeAll(srcs, opts.Workers)
+	return nil
+}
 
-	res := &report.Result{Errors: inputErrs, Findings: []policy.Finding{}}
-	var objs []*workload.Object
-	for _, d := range decoded {
-		objs = append(objs, d.objects...)
-		for _, e := range d.errs {
-			res.Errors = append(res.Errors, report.InputError{File: e.File, Line: e.Line, Message: e.Message})
-		}
-	}
-	if err := ctx.Err(); err != nil {
+// Run scans the inputs and returns the whole result. Problems with inputs are recorded in the
+// result, not returned: the error is only for a cancelled context or a broken default policy.
+func Run(ctx context.Context, opts Options) (*report.Result, error) {
+	res := &report.Result{Findings: []policy.Finding{}, Errors: []report.InputError{}}
+	summary, err := Stream(ctx, opts, func(part *report.Result) error {
+		res.Resources = append(res.Resources, part.Resources...)
+		res.Findings = append(res.Findings, part.Findings...)
+		res.Errors = append(res.Errors, part.Errors...)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	engine := policy.NewEngine(opts.Policies, opts.Now)
-	namespaces := namespaceLabels(objs)
-	perObject := evaluateAll(ctx, engine, objs, namespaces, opts.Namespace, opts.Workers)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for i, o := range objs {
-		if o.Template == nil && len(perObject[i]) == 0 {
-			continue // not a workload: passes through untouched
-		}
-		res.Resources = append(res.Resources, report.ResourceRef{
-			Resource: policy.Resource{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name},
-			File:     o.File, Line: o.Line,
-		})
-		res.Findings = append(res.Findings, perObject[i]...)
-	}
-	if res.Errors == nil {
-		res.Errors = []report.InputError{}
-	}
-	res.Summarize(len(srcs), opts.FailOn)
+	res.Summary = *summary
 	return res, nil
 }
 
-type decodedSource struct {
-	objects []*workload.Object
-	errs    []*workload.DecodeError
-}
-
-// decodeAll decodes every source with a bounded pool, keeping the sources' order.
-func decodeAll(srcs []source, workers int) []decodedSource {
-	out := make([]decodedSource, len(srcs))
-	parallel(len(srcs), workers, func(i int) {
-		objs, errs := workload.Decode(srcs[i].name, srcs[i].data)
-		out[i] = decodedSource{objs, errs}
-	})
-	return out
-}
-
-// evaluateAll evaluates every object with a bounded pool, keeping the objects' order.
-func evaluateAll(ctx context.Context, e *policy.Engine, objs []*workload.Object, nsLabels map[string]map[string]string, defaultNS string, workers int) [][]policy.Finding {
-	out := make([][]policy.Finding, len(objs))
-	parallel(len(objs), workers, func(i int) {
-		if ctx.Err() != nil {
-			return
-		}
-		ns := objs[i].Namespace
-		if ns == "" {
-			ns = defaultNS
-		}
-		labels, ok := nsLabels[ns]
-		if !ok {
-			// As the API server labels every namespace.
-			labels = map[string]string{"kubernetes.io/metadata.name": ns}
-		}
-		out[i] = e.Evaluate(objs[i], policy.Namespace{Name: ns, Labels: labels})
-	})
-	return out
-}
-
-// parallel calls fn(0..n-1) on up to workers goroutines, in chunks so the pool's overhead
-// stays small next to the work.
-func parallel(n, workers int, fn func(i int)) {
-	if workers > n {
-		workers = n
+// Stream scans the inputs and hands emit each input's part of the result, in input order:
+// first the inputs that could not be found, then each file's objects, findings and decoding
+// errors. Inputs are read, decoded and evaluated in parallel, but only a small window of them is
+// held at once, so memory stays flat however many manifests there are.
+func Stream(ctx context.Context, opts Options, emit func(part *report.Result) error) (*report.Summary, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
 	}
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
+	srcs, inputErrs := collect(opts.Paths, opts.Kustomizations, opts.Stdin)
+	summary := report.NewSummary(opts.FailOn)
+	emitCounted := func(part *report.Result) error {
+		summary.Count(part)
+		return emit(part)
+	}
+	if len(inputErrs) > 0 {
+		if err := emitCounted(&report.Result{Errors: inputErrs}); err != nil {
+			return nil, err
 		}
-		return
 	}
-	const chunk = 32
-	var next int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				start := next
-				next += chunk
-				mu.Unlock()
-				if start >= n {
-					return
-				}
-				for i := start; i < min(start+chunk, n); i++ {
-					fn(i)
-				}
-			}
-		}()
+	e := &evaluator{engine: policy.NewEngine(opts.Policies, opts.Now), defaultNS: opts.Namespace}
+	if e.engine.UsesNamespaceLabels() {
+		// Policies select namespaces by label: learn the labels of the Namespace objects among
+		// the inputs first, as the cluster would know them.
+		e.namespaces = namespaceLabels(ctx, srcs, opts.Workers)
 	}
-	wg.Wait()
+	err := ordered(ctx, len(srcs), opts.Workers, func(i int) *report.Result {
+		return e.scanSource(ctx, srcs[i])
+	}, emitCounted)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	summary.Finish(len(srcs))
+	return summary, nil
 }
 
-// namespaceLabels collects the labels of Namespace objects among the inputs, so policies that
-// select namespaces by label work offline as in the cluster.
-func namespaceLabels(objs []*workload.Object) map[string]map[string]string {
-	m := map[string]map[string]string{}
+// evaluator judges the objects of one source at a time.
+type evaluator struct {
+	engine     *policy.Engine
+	namespaces map[string]map[string]string
+	defaultNS  string
+}
+
+// scanSource reads, decodes and evaluates one source, and keeps only what the report needs:
+// the decoded objects are dropped before the next source is read.
+func (e *evaluator) scanSource(ctx context.Context, src source) *report.Result {
+	part := &report.Result{}
+	if ctx.Err() != nil {
+		return part
+	}
+	data, err := src.read()
+	if err != nil {
+		part.Errors = append(part.Errors, report.InputError{File: src.name, Message: err.Error()})
+		return part
+	}
+	objs, errs := workload.Decode(src.name, data)
+	for _, de := range errs {
+		part.Errors = append(part.Errors, report.InputError{File: de.File, Line: de.Line, Message: de.Message})
+	}
 	for _, o := range objs {
-		if o.Kind == "Namespace" && o.Group() == "" {
-			labels := map[string]string{"kubernetes.io/metadata.name": o.Name}
-			for k, v := range o.Labels {
-				labels[k] = v
-			}
-			m[o.Name] = labels
+		findings := e.engine.Evaluate(o, e.namespaceOf(o))
+		if o.Template == nil && len(findings) == 0 {
+			continue // not a workload: passes through untouched
 		}
+		part.Resources = append(part.Resources, report.ResourceRef{
+			Resource: policy.Resource{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name},
+			File:     o.File, Line: o.Line,
+		})
+		part.Findings = append(part.Findings, findings...)
 	}
-	return m
+	return part
+}
+
+// namespaceOf resolves where an object lives, with the labels the API server would give it.
+func (e *evaluator) namespaceOf(o *workload.Object) policy.Namespace {
+	ns := o.Namespace
+	if ns == "" {
+		ns = e.defaultNS
+	}
+	labels, ok := e.namespaces[ns]
+	if !ok {
+		labels = map[string]string{"kubernetes.io/metadata.name": ns}
+	}
+	return policy.Namespace{Name: ns, Labels: labels}
+}
+
+// namespaceLabels collects the labels of Namespace objects among the inputs.
+func namespaceLabels(ctx context.Context, srcs []source, workers int) map[string]map[string]string {
+	found := map[string]map[string]string{}
+	_ = ordered(ctx, len(srcs), workers, func(i int) map[string]map[string]string {
+		data, err := srcs[i].read()
+		if err != nil {
+			return nil
+		}
+		objs, _ := workload.Decode(srcs[i].name, data)
+		var here map[string]map[string]string
+		for _, o := range objs {
+			if o.Kind == "Namespace" && o.Group() == "" {
+				labels := map[string]string{"kubernetes.io/metadata.name": o.Name}
+				for k, v := range o.Labels {
+					labels[k] = v
+				}
+				if here == nil {
+					here = map[string]map[string]string{}
+				}
+				here[o.Name] = labels
+			}
+		}
+		return here
+	}, func(here map[string]map[string]string) error {
+		for k, v := range here {
+			found[k] = v
+		}
+		return nil
+	})
+	return found
 }
