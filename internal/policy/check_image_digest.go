@@ -1,6 +1,11 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/outrider-sec/outrider/internal/imageref"
+	"github.com/outrider-sec/outrider/internal/workload"
+)
 
 // image.digest: every image is pinned by digest.
 //
@@ -14,14 +19,8 @@ var checkImageDigest = &Check{
 	Remediation: "Reference the image by digest (name@sha256:…) so a moved tag cannot change what runs.",
 	DefaultOn:   false,
 	Eval: func(in *Input) []Violation {
-		var out []Violation
-		for _, c := range in.Containers {
-			ref, err := parsedImage(c)
-			if err != nil || ref.Pinned() {
-				continue
-			}
-			out = append(out, containerViolation(c, "image", fmt.Sprintf("image %q is not pinned by digest", c.Container.Image)))
-		}
-		return out
+		return unpinnedImages(in, func(c workload.ContainerRef, _ imageref.Reference) string {
+			return fmt.Sprintf("image %q is not pinned by digest", c.Container.Image)
+		})
 	},
 }

@@ -1,6 +1,11 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/outrider-sec/outrider/internal/imageref"
+	"github.com/outrider-sec/outrider/internal/workload"
+)
 
 // image.latest: no image runs an implicit or explicit "latest" tag.
 //
@@ -13,19 +18,14 @@ var checkImageLatest = &Check{
 	Remediation: "Use a fixed version tag or, better, a digest instead of latest.",
 	DefaultOn:   true,
 	Eval: func(in *Input) []Violation {
-		var out []Violation
-		for _, c := range in.Containers {
-			ref, err := parsedImage(c)
-			if err != nil || ref.Pinned() {
-				continue
-			}
+		return unpinnedImages(in, func(c workload.ContainerRef, ref imageref.Reference) string {
 			switch ref.Tag {
 			case "":
-				out = append(out, containerViolation(c, "image", fmt.Sprintf("image %q has no tag, so it runs whatever latest is at pull time", c.Container.Image)))
+				return fmt.Sprintf("image %q has no tag, so it runs whatever latest is at pull time", c.Container.Image)
 			case "latest":
-				out = append(out, containerViolation(c, "image", fmt.Sprintf("image %q uses the latest tag", c.Container.Image)))
+				return fmt.Sprintf("image %q uses the latest tag", c.Container.Image)
 			}
-		}
-		return out
+			return ""
+		})
 	},
 }
