@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/outrider-sec/outrider/internal/controller"
+	"github.com/outrider-sec/outrider/internal/policy"
+)
+
+func newControllerCommand(s Streams) *cobra.Command {
+	var (
+		o         controller.Options
+		failOn    string
+		exempt    string
+		logFormat string
+		logLevel  string
+		log       *slog.Logger
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the admission controller (in the cluster; installed by the Helm chart)",
+		Long: `Run Outrider's admission controller: validating webhooks for every workload kind, ephemeral
+containers and exec/attach/port-forward, the mutating webhook, the serving certificate, the
+policy cache and the background audit that writes PolicyReports.
+
+It is started by the Helm chart (deploy/charts/outrider, or 'outrider install'); run it by hand
+only against a cluster whose webhook configurations point at it.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			sev, err := policy.ParseSeverity(failOn)
+			if err != nil {
+				return usageError("--fail-on: %v", err)
+			}
+			o.FailOn = sev
+			if exempt != "" {
+				for _, g := range strings.Split(exempt, ",") {
+					if g = strings.TrimSpace(g); g != "" {
+						o.ExecExemptGroups = append(o.ExecExemptGroups, g)
+					}
+				}
+			}
+			if o.Namespace == "" {
+				o.Namespace = os.Getenv("POD_NAMESPACE")
+			}
+			if o.Namespace == "" {
+				return usageError("--namespace is required (or set POD_NAMESPACE)")
+			}
+			log, err = newLogger(s, logFormat, logLevel)
+			return err
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := ctrl.GetConfig()
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
+			}
+			if err := controller.Run(cmd.Context(), cfg, o, log); err != nil {
+				return &ExitError{Code: 1, Err: err}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Namespace, "namespace", "", "the controller's own namespace (default $POD_NAMESPACE)")
+	f.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the admission webhooks (TLS)")
+	f.StringVar(&o.MetricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (0 turns it off)")
+	f.StringVar(&o.HealthAddr, "health-addr", ":8081", "address of /healthz and /readyz")
+	f.StringVar(&o.CertSecret, "cert-secret", "outrider-webhook-cert", "Secret that holds the serving certificate")
+	f.StringVar(&o.ServiceName, "service-name", "outrider-webhook", "the webhook Service the certificate is for")
+	f.StringVar(&o.ValidatingWebhook, "validating-webhook", "outrider-validating", "ValidatingWebhookConfiguration whose caBundle is kept")
+	f.StringVar(&o.MutatingWebhook, "mutating-webhook", "outrider-mutating", "MutatingWebhookConfiguration whose caBundle is kept")
+	f.StringVar(&failOn, "fail-on", "high", "lowest severity an Enforce finding refuses at (as outrider scan --fail-on)")
+	f.StringVar(&exempt, "exec-exempt-groups", "", "comma-separated groups that may exec/attach/port-forward into any pod")
+	f.DurationVar(&o.AuditInterval, "audit-interval", 5*time.Minute, "how often running workloads are audited")
+	f.BoolVar(&o.LeaderElect, "leader-elect", false, "elect one replica to write policy status and reports")
+	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// newLogger builds the process logger; it is passed down, never global.
+func newLogger(s Streams, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError("--log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(s.Err, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(s.Err, opts)), nil
+	}
+	return nil, usageError("--log-format must be json or text, not %q", format)
+}

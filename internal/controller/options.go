@@ -1,0 +1,64 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/outrider-sec/outrider/internal/policy"
+)
+
+// Options configure the controller. Zero values take the documented defaults; the Helm chart
+// sets every one of them explicitly.
+type Options struct {
+	// Namespace is the controller's own namespace (the Secret, leases and Events live there).
+	Namespace string
+	// WebhookPort serves the admission webhooks over TLS (default 9443).
+	WebhookPort int
+	// MetricsAddr serves Prometheus metrics (default ":8080"; "0" turns it off).
+	MetricsAddr string
+	// HealthAddr serves /healthz and /readyz (default ":8081").
+	HealthAddr string
+	// CertSecret holds the serving certificate (default "outrider-webhook-cert").
+	CertSecret string
+	// ServiceName is the webhook Service the certificate is for (default "outrider-webhook").
+	ServiceName string
+	// ValidatingWebhook and MutatingWebhook name the configurations whose caBundle is kept.
+	ValidatingWebhook, MutatingWebhook string
+	// FailOn is the lowest severity an Enforce finding refuses at (default high), as scan's --fail-on.
+	FailOn policy.Severity
+	// ExecExemptGroups may exec, attach and port-forward into any pod.
+	ExecExemptGroups []string
+	// AuditInterval is how often running workloads are re-evaluated (default 5m); a policy change
+	// triggers an audit at once.
+	AuditInterval time.Duration
+	// LeaderElect makes one replica the writer of policy status and reports (default true in the chart).
+	LeaderElect bool
+}
+
+func (o *Options) defaults() error {
+	if o.Namespace == "" {
+		return fmt.Errorf("the controller's namespace is not set (--namespace or POD_NAMESPACE)")
+	}
+	if o.WebhookPort == 0 {
+		o.WebhookPort = 9443
+	}
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = ":8080"
+	}
+	if o.HealthAddr == "" {
+		o.HealthAddr = ":8081"
+	}
+	if o.CertSecret == "" {
+		o.CertSecret = "outrider-webhook-cert"
+	}
+	if o.ServiceName == "" {
+		o.ServiceName = "outrider-webhook"
+	}
+	if o.FailOn == "" {
+		o.FailOn = policy.SeverityHigh
+	}
+	if o.AuditInterval == 0 {
+		o.AuditInterval = 5 * time.Minute
+	}
+	return nil
+}

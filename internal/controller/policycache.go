@@ -1,0 +1,148 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/client-go/tools/cache"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/outrider-sec/outrider/api/v1alpha1"
+	"github.com/outrider-sec/outrider/internal/policy"
+)
+
+// PolicyCache compiles every security policy in the cluster into one engine, and recompiles
+// when any of them changes. A policy that does not compile is left out and its error kept for
+// its status; the others stay in force.
+type PolicyCache struct {
+	cache   crcache.Cache
+	log     *slog.Logger
+	engine  atomic.Pointer[policy.Engine]
+	changed chan struct{}
+
+	mu     sync.Mutex
+	errors map[string]error // by "namespace/name" ("/name" for cluster policies)
+	// listeners are told when a new engine is in force (the audit re-runs).
+	listeners []func()
+}
+
+// NewPolicyCache reads policies from c, which must be started by the manager.
+func NewPolicyCache(c crcache.Cache, log *slog.Logger) *PolicyCache {
+	return &PolicyCache{cache: c, log: log, changed: make(chan struct{}, 1), errors: map[string]error{}}
+}
+
+// Engine returns the engine in force, nil until the policies were loaded once.
+func (p *PolicyCache) Engine() *policy.Engine { return p.engine.Load() }
+
+// Ready is nil once the policies were loaded.
+func (p *PolicyCache) Ready() error {
+	if p.engine.Load() == nil {
+		return errors.New("policies not loaded yet")
+	}
+	return nil
+}
+
+// CompileError returns why the named policy is not in force, or nil.
+func (p *PolicyCache) CompileError(namespace, name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.errors[namespace+"/"+name]
+}
+
+// OnChange registers fn to run after each recompilation.
+func (p *PolicyCache) OnChange(fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listeners = append(p.listeners, fn)
+}
+
+// NeedLeaderElection is false: every replica serves webhooks, so every replica needs policies.
+func (p *PolicyCache) NeedLeaderElection() bool { return false }
+
+// Start watches the policies and recompiles on every change until ctx ends.
+func (p *PolicyCache) Start(ctx context.Context) error {
+	poke := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { p.poke() },
+		UpdateFunc: func(any, any) { p.poke() },
+		DeleteFunc: func(any) { p.poke() },
+	}
+	for _, obj := range []client.Object{&v1alpha1.ClusterSecurityPolicy{}, &v1alpha1.SecurityPolicy{}} {
+		inf, err := p.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(poke); err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+	}
+	if !p.cache.WaitForCacheSync(ctx) {
+		return errors.New("policy cache did not sync")
+	}
+	p.poke()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.changed:
+			if err := p.rebuild(ctx); err != nil {
+				p.log.Error("compiling policies failed", "err", err)
+			}
+		}
+	}
+}
+
+func (p *PolicyCache) poke() {
+	select {
+	case p.changed <- struct{}{}:
+	default: // a rebuild is already due; it will see this change too
+	}
+}
+
+// rebuild compiles every policy, in name order so findings come out in a stable order.
+func (p *PolicyCache) rebuild(ctx context.Context) error {
+	var csps v1alpha1.ClusterSecurityPolicyList
+	if err := p.cache.List(ctx, &csps); err != nil {
+		return err
+	}
+	var sps v1alpha1.SecurityPolicyList
+	if err := p.cache.List(ctx, &sps); err != nil {
+		return err
+	}
+	sort.Slice(csps.Items, func(i, j int) bool { return csps.Items[i].Name < csps.Items[j].Name })
+	sort.Slice(sps.Items, func(i, j int) bool {
+		return sps.Items[i].Namespace+"/"+sps.Items[i].Name < sps.Items[j].Namespace+"/"+sps.Items[j].Name
+	})
+	var compiled []*policy.Policy
+	errs := map[string]error{}
+	add := func(namespace, name string, spec *v1alpha1.SecurityPolicySpec) {
+		c, err := policy.Compile(name, namespace, spec)
+		if err != nil {
+			errs[namespace+"/"+name] = err
+			p.log.Error("policy left out: it does not compile", "namespace", namespace, "name", name, "err", err)
+			return
+		}
+		compiled = append(compiled, c)
+	}
+	for i := range csps.Items {
+		add("", csps.Items[i].Name, &csps.Items[i].Spec)
+	}
+	for i := range sps.Items {
+		add(sps.Items[i].Namespace, sps.Items[i].Name, &sps.Items[i].Spec)
+	}
+	p.engine.Store(policy.NewEngine(compiled, nil))
+	p.mu.Lock()
+	p.errors = errs
+	listeners := append([]func(){}, p.listeners...)
+	p.mu.Unlock()
+	p.log.Info("policies in force", "count", len(compiled), "invalid", len(errs))
+	for _, fn := range listeners {
+		fn()
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package controller
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/outrider-sec/outrider/api/v1alpha1"
+	"github.com/outrider-sec/outrider/internal/admission"
+	"github.com/outrider-sec/outrider/internal/admission/servingcert"
+)
+
+// Webhook paths, as the Helm chart's webhook configurations call them.
+const (
+	PathValidateWorkloads = "/validate/workloads"
+	PathValidateConnect   = "/validate/connect"
+	PathMutateWorkloads   = "/mutate/workloads"
+)
+
+// Run starts the controller and blocks until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) error {
+	if err := opts.defaults(); err != nil {
+		return err
+	}
+	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := AddAuditScheme(scheme); err != nil {
+		return err
+	}
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("building the client: %w", err)
+	}
+	certs := servingcert.New(clientset, servingcert.Config{
+		Namespace: opts.Namespace, SecretName: opts.CertSecret, ServiceName: opts.ServiceName,
+		ValidatingWebhooks: nonEmpty(opts.ValidatingWebhook), MutatingWebhooks: nonEmpty(opts.MutatingWebhook),
+	}, log.With("component", "servingcert"))
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.HealthAddr,
+		LeaderElection:          opts.LeaderElect,
+		LeaderElectionID:        "outrider-controller",
+		LeaderElectionNamespace: opts.Namespace,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port: opts.WebhookPort,
+			// The certificate comes from memory (servingcert), never from files, so it rotates
+			// without a restart. TLS 1.2 is the API server's floor for webhooks.
+			TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+				c.GetCertificate = certs.GetCertificate
+				c.MinVersion = tls.VersionTLS12
+			}},
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	policies := NewPolicyCache(mgr.GetCache(), log.With("component", "policies"))
+	if err := mgr.Add(policies); err != nil {
+		return err
+	}
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error { certs.Run(ctx, time.Minute); return nil })); err != nil {
+		return err
+	}
+	trail := &admission.Trail{
+		Log:     log.With("component", "admission"),
+		Events:  mgr.GetEventRecorderFor("outrider-controller"),
+		Metrics: admission.NewMetrics(metrics.Registry),
+	}
+	lookups := &clusterLookups{cached: mgr.GetClient(), live: mgr.GetAPIReader()}
+	server := mgr.GetWebhookServer()
+	server.Register(PathValidateWorkloads, &webhook.Admission{Handler: &admission.Handler{
+		Webhook: "workloads", Trail: trail,
+		Decider: &admission.WorkloadDecider{Engines: policies.Engine, Namespaces: lookups, FailOn: opts.FailOn},
+	}})
+	server.Register(PathValidateConnect, &webhook.Admission{Handler: &admission.Handler{
+		Webhook: "connect", Trail: trail,
+		Decider: &admission.ConnectDecider{Pods: lookups, ExemptGroups: opts.ExecExemptGroups},
+	}})
+	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
+		Webhook: "mutate", Trail: trail, Decider: admission.NoMutation{},
+	}})
+
+	if err := (&statusReconciler{client: mgr.GetClient(), policies: policies}).setup(mgr); err != nil {
+		return err
+	}
+	auditor := &Auditor{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Engines: policies.Engine,
+		Interval: opts.AuditInterval, Log: log.With("component", "audit"), Metrics: NewAuditMetrics(metrics.Registry),
+		ExcludeNamespaces: []string{opts.Namespace}}
+	policies.OnChange(auditor.Trigger)
+	if err := mgr.Add(auditor); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	// Ready only when a request would be decided with the cluster's policies and the API server
+	// can reach us over TLS: until then the failure policy, not a half-loaded state, decides.
+	if err := mgr.AddReadyzCheck("policies-and-certificate", func(*http.Request) error {
+		return errors.Join(policies.Ready(), certs.Ready())
+	}); err != nil {
+		return err
+	}
+	log.Info("starting the controller", "namespace", opts.Namespace, "failOn", opts.FailOn, "leaderElect", opts.LeaderElect)
+	return mgr.Start(ctx)
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// everyReplica is a runnable that runs on every replica, leader or not.
+type everyReplica func(ctx context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
+
+var _ manager.LeaderElectionRunnable = everyReplica(nil)
