@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 )
 
 // DecodeError is a document that could not be decoded, with where it is.
@@ -120,7 +118,7 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 var yamlLinePrefix = regexp.MustCompile(`^yaml: line \d+: `)
 
 func (d *decoder) decodeYAML(doc yamlDoc) {
-	js, err := yaml.YAMLToJSON(doc.data)
+	js, err := yamlToJSON(doc.data)
 	if err != nil {
 		line, msg := doc.line, err.Error()
 		// The parser counts lines from the start of the document's text.
