@@ -33,6 +33,10 @@ const (
 	PathMutateWorkloads   = "/mutate/workloads"
 )
 
+// LeaderElectionID names the lease the replicas elect their leader with. The Helm chart's Role
+// grants the lease by this name (deploy/charts/outrider/templates/rbac.yaml): change both.
+const LeaderElectionID = "outrider-controller"
+
 // Run starts the controller and blocks until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) error {
 	if err := opts.defaults(); err != nil {
@@ -63,7 +67,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,
 		LeaderElection:          opts.LeaderElect,
-		LeaderElectionID:        "outrider-controller",
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.Namespace,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port: opts.WebhookPort,
