@@ -127,4 +127,3 @@ func clusterFlags(f *pflag.FlagSet, o *install.Options) {
 	f.StringVarP(&o.Namespace, "namespace", "n", install.DefaultNamespace, "namespace of the controller and the release")
 	f.StringVar(&o.ReleaseName, "release", install.DefaultReleaseName, "Helm release name")
 }
-
