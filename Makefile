@@ -47,7 +47,7 @@ unit: ## Unit tests with the race detector, fuzz seed corpora included.
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test
-test: lint unit ## Everything CI runs.
+test: lint unit e2e ## Everything CI runs.
 
 .PHONY: bench
 bench: bench-engine ## All benchmarks.
@@ -55,6 +55,16 @@ bench: bench-engine ## All benchmarks.
 .PHONY: bench-engine
 bench-engine: ## Go benchmarks of the engine (one pod evaluation, decoding).
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/policy/ ./internal/workload/ | tee $(BIN)/bench-engine.txt
+
+# --- e2e ---
+# Tests against the local cluster (test/e2e, build tag e2e): brings the cluster up first (fast
+# when it already runs). They change cluster-wide state briefly (scale the controller, exclude
+# their namespaces from the default policy) and restore it.
+.PHONY: e2e
+e2e: ## End-to-end tests against the local cluster (make up first; needs root).
+	$(MAKE) up
+	$(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/
+# --- end e2e ---
 
 # --- local cluster ---
 # A single-node Kubernetes on this machine (hack/cluster, docs/local-cluster.md).
