@@ -177,3 +177,26 @@ func TestExecIntoPrivilegedPodIsRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyDeciderRefusesPoliciesThatDoNotCompile(t *testing.T) {
+	tests := []struct {
+		kind, spec string
+		allowed    bool
+		want       string
+	}{
+		{"ClusterSecurityPolicy", `{mode: Enforce, podSecurity: {level: baseline}}`, true, ""},
+		{"SecurityPolicy", `{rules: [{id: r, expression: "object.spec.", message: m}]}`, false, "spec.rules[0].expression"},
+		{"ClusterSecurityPolicy", `{checks: [{id: no.such}]}`, false, `spec.checks[0].id: Invalid value: "no.such"`},
+	}
+	for _, tt := range tests {
+		js, _ := yaml.YAMLToJSON([]byte("apiVersion: security.outrider.dev/v1alpha1\nkind: " + tt.kind + "\nmetadata: {name: p}\nspec: " + tt.spec + "\n"))
+		dec, err := PolicyDecider{}.Decide(context.Background(), &admissionv1.AdmissionRequest{Name: "p", Namespace: "shop",
+			Kind: metav1.GroupVersionKind{Group: "security.outrider.dev", Version: "v1alpha1", Kind: tt.kind}, Object: runtime.RawExtension{Raw: js}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.Allowed != tt.allowed || !strings.Contains(dec.Message, tt.want) {
+			t.Errorf("%s %s: allowed=%v message=%q", tt.kind, tt.spec, dec.Allowed, dec.Message)
+		}
+	}
+}

@@ -31,6 +31,7 @@ const (
 	PathValidateWorkloads = "/validate/workloads"
 	PathValidateConnect   = "/validate/connect"
 	PathMutateWorkloads   = "/mutate/workloads"
+	PathValidatePolicies  = "/validate/policies"
 )
 
 // LeaderElectionID names the lease the replicas elect their leader with. The Helm chart's Role
@@ -69,6 +70,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: opts.Namespace,
+		// A replica that stops hands the lease over at once, so after a rollout or a restart
+		// policy status and reports resume without waiting out the lease (15 s).
+		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port: opts.WebhookPort,
 			// The certificate comes from memory (servingcert), never from files, so it rotates
@@ -103,6 +107,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	server.Register(PathValidateConnect, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "connect", Trail: trail,
 		Decider: &admission.ConnectDecider{Pods: lookups, ExemptGroups: opts.ExecExemptGroups},
+	}})
+	server.Register(PathValidatePolicies, &webhook.Admission{Handler: &admission.Handler{
+		Webhook: "policies", Trail: trail, Decider: admission.PolicyDecider{},
 	}})
 	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "mutate", Trail: trail, Decider: admission.NoMutation{},

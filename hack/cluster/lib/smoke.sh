@@ -6,6 +6,8 @@
 
 SMOKE_NS=default
 
+# The smoke pods meet the restricted Pod Security Standards and Outrider's default checks, so
+# they pass the admission controller once it is installed (a second `make up`).
 smoke_manifest() {
   cat <<EOF
 apiVersion: v1
@@ -15,20 +17,28 @@ metadata:
   labels: {app: outrider-smoke}
 spec:
   terminationGracePeriodSeconds: 1
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: main
     image: ${BUSYBOX_IMAGE}
     imagePullPolicy: Always
     command: ["sh", "-c", "echo outrider-smoke-hello; trap 'exit 0' TERM; while true; do sleep 1; done"]
+    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 32Mi}}
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 ---
 apiVersion: v1
 kind: Pod
 metadata:
   name: outrider-smoke-api
   labels: {app: outrider-smoke}
+  annotations:
+    security.outrider.dev/ignore: pod.automountServiceAccountToken
+    security.outrider.dev/ignore-reason: "checks in-cluster API access with the ServiceAccount token"
 spec:
   terminationGracePeriodSeconds: 1
   restartPolicy: Never
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: main
     image: ${BUSYBOX_IMAGE}
@@ -37,6 +47,8 @@ spec:
     # environment, TLS verified with the ServiceAccount's ca.crt, the
     # projected token; prints the version and the identity the apiserver saw.
     command: ["incluster-check"]
+    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 32Mi}}
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
 EOF
 }
 
