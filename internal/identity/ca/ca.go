@@ -107,6 +107,10 @@ func newCA(cfg Config) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: trust domain %s: %v", ErrConfig, quote(cfg.TrustDomain), err)
 	}
+	// TrustDomainFromString also accepts "spiffe://td/path"; a bare name is less surprising.
+	if td.Name() != cfg.TrustDomain {
+		return nil, fmt.Errorf("%w: trust domain %s: give the bare name, e.g. %s", ErrConfig, quote(cfg.TrustDomain), quote(td.Name()))
+	}
 	return &CA{td: td, cfg: cfg, newKey: generateKey}, nil
 }
 

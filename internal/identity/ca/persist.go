@@ -239,4 +239,3 @@ func (ps *parsedState) authority(role string) *Authority {
 	}
 	return ps.auth[root]
 }
-
