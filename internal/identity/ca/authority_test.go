@@ -143,6 +143,10 @@ func TestConfigValidation(t *testing.T) {
 	if id := mustIssue(t, c, req(csrDER(t, p256(t), nil))).ID.String(); id != "spiffe://prod.example.com/ns/payments/sa/api" {
 		t.Errorf("ID %s", id)
 	}
+	short, err := New(Config{MaxTTL: time.Hour, Now: newClock().Now})
+	if err != nil || short.cfg.DefaultTTL != time.Hour {
+		t.Errorf("MaxTTL 1h: DefaultTTL should follow it: %v", err)
+	}
 	if c.Intermediate().PermittedURIDomains[0] != "prod.example.com" {
 		t.Error("intermediate is not name-constrained to the trust domain")
 	}

@@ -33,7 +33,7 @@ type Config struct {
 	TrustDomain string
 	// Authority is the root (and optionally the intermediate) to use; nil generates both.
 	Authority *Authority
-	// DefaultTTL is used when a request asks for TTL 0. Default 24h.
+	// DefaultTTL is used when a request asks for TTL 0. Default 24h, or MaxTTL if lower.
 	DefaultTTL time.Duration
 	// MaxTTL bounds requested lifetimes; requests above it are refused. Default 7 days.
 	MaxTTL time.Duration
@@ -123,8 +123,8 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.TrustDomain == "" {
 		cfg.TrustDomain = DefaultTrustDomain
 	}
-	def(&cfg.DefaultTTL, DefaultTTL)
 	def(&cfg.MaxTTL, DefaultMaxTTL)
+	def(&cfg.DefaultTTL, min(DefaultTTL, cfg.MaxTTL))
 	def(&cfg.IntermediateTTL, DefaultIntermediateTTL)
 	def(&cfg.RootTTL, DefaultRootTTL)
 	def(&cfg.RotationOverlap, cfg.MaxTTL+rotationMargin)

@@ -69,8 +69,16 @@ func TestRotationTimeline(t *testing.T) {
 		t.Error("B-leaf verified against the A-only bundle")
 	}
 
-	// Just before the overlap ends A is still trusted; just after it is gone. The A-leaf is
-	// checked at a time inside its own validity so the failure is the bundle's doing.
+	checkOverlapEnds(t, c, clk, leafA, leafB)
+}
+
+// checkOverlapEnds moves to the end of the overlap: just before, A is still trusted; just
+// after, it is gone. The A-leaf is checked at a time inside its own validity so the failure is
+// the bundle's doing.
+func checkOverlapEnds(t *testing.T, c *CA, clk *fakeClock, leafA, leafB *SVID) {
+	t.Helper()
+	now := clk.Now()
+	rootB := c.Root()
 	clk.Advance(7*24*time.Hour + time.Hour - time.Second)
 	if n := len(c.Bundle().X509Authorities()); n != 2 {
 		t.Errorf("bundle before overlap end has %d roots, want 2", n)
