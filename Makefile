@@ -92,3 +92,16 @@ bench-scan: ## Time outrider scan against peer scanners (median of 3, wall and p
 
 bench: bench-scan
 # --- end benchmarks: scan ---
+
+# --- benchmarks: admission ---
+# Pod creations at 50/s and 200/s through the local cluster's API server (server-side dry-run,
+# 10% refused), against a baseline without the webhooks: client, API-server and controller
+# latency quantiles, controller CPU/RSS (bench/admission, bench/README.md); results in
+# bench/_out/admission-results.md. Briefly adds its baseline namespace to the webhooks'
+# namespaceSelector and restores it.
+.PHONY: bench-admission
+bench-admission: ## Admission webhook latency under fixed-rate pod creations (needs the local cluster).
+	bash bench/admission/run.sh
+
+bench: bench-admission
+# --- end benchmarks: admission ---
