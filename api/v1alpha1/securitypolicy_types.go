@@ -1,6 +1,11 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -106,6 +111,77 @@ type ImagePolicy struct {
 	// RequireDigest requires every image to be pinned by digest (image@sha256:…).
 	// +optional
 	RequireDigest bool `json:"requireDigest,omitempty"`
+	// Vulnerabilities gates images on their vulnerability reports (checks image.vulnerabilities
+	// and image.reportAge). Unset: no vulnerability gate.
+	// +optional
+	Vulnerabilities *VulnerabilityPolicy `json:"vulnerabilities,omitempty"`
+}
+
+// VulnerabilityPolicy gates images on vulnerability reports (Trivy, Grype, SARIF or cosign
+// vulnerability attestations), after OpenVEX statements have removed what does not apply.
+type VulnerabilityPolicy struct {
+	// FailOn is the lowest severity of a vulnerability that counts: critical, high (the
+	// default), medium, low or info.
+	// +optional
+	FailOn Severity `json:"failOn,omitempty"`
+	// IgnoreUnfixed makes vulnerabilities with no fixed version not count.
+	// +optional
+	IgnoreUnfixed bool `json:"ignoreUnfixed,omitempty"`
+	// MaxReportAge is the oldest a report may be, a duration like "168h" or "7d". An older
+	// report, or one that does not say when it was made, is itself a finding (image.reportAge).
+	// Unset: reports never expire.
+	// +optional
+	MaxReportAge string `json:"maxReportAge,omitempty"`
+	// MaxCVSS makes a vulnerability whose CVSS base score is at least this count whatever its
+	// severity, like 9.0.
+	// +optional
+	MaxCVSS *CVSSScore `json:"maxCVSS,omitempty"`
+	// Allow lists vulnerabilities that do not count, each with the reason and an optional expiry.
+	// +optional
+	Allow []VulnerabilityAllowance `json:"allow,omitempty"`
+}
+
+// VulnerabilityAllowance accepts one vulnerability in every image the policy judges.
+type VulnerabilityAllowance struct {
+	// ID is the vulnerability's ID or one of its aliases, like "CVE-2024-3094".
+	// +kubebuilder:validation:MinLength=1
+	ID string `json:"id"`
+	// Reason says why the vulnerability is acceptable. Required.
+	// +kubebuilder:validation:MinLength=1
+	Reason string `json:"reason"`
+	// Expires ends the allowance (RFC 3339 date or time); unset never expires.
+	// +optional
+	Expires string `json:"expires,omitempty"`
+}
+
+// CVSSScore is a CVSS base score from 0 to 10, written as a number (9.0) or a string ("9.0").
+// +kubebuilder:validation:Type=number
+type CVSSScore string
+
+// UnmarshalJSON accepts a JSON number or string and keeps its text; policy compilation checks it.
+func (s *CVSSScore) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		*s = CVSSScore(str)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("a CVSS score must be a number: %w", err)
+	}
+	*s = CVSSScore(n)
+	return nil
+}
+
+// MarshalJSON writes the score as a number, or as a string when it is not one.
+func (s CVSSScore) MarshalJSON() ([]byte, error) {
+	if f, err := strconv.ParseFloat(string(s), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		return []byte(strconv.FormatFloat(f, 'f', -1, 64)), nil
+	}
+	return json.Marshal(string(s))
 }
 
 // CheckSetting overrides a built-in check.

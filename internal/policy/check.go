@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"time"
+
 	"github.com/outrider-sec/outrider/internal/workload"
 )
 
@@ -16,6 +18,8 @@ type Check struct {
 	Remediation string
 	// DefaultOn says whether the check runs when no policy setting turns it on.
 	DefaultOn bool
+	// Standalone says the check also judges an image on its own (Engine.EvaluateImage).
+	Standalone bool
 	// Eval returns the violations of one pod template.
 	Eval func(in *Input) []Violation
 }
@@ -27,6 +31,12 @@ type Input struct {
 	Template   *workload.PodTemplate
 	Containers []workload.ContainerRef
 	Images     *ImageRules
+	// ImageData holds what the front end learnt about images (reports); nil when nothing was.
+	ImageData ImageData
+	// Image is set, with no template or containers, when an image is judged on its own.
+	Image *ImageSubject
+	// Now is the engine's clock at the start of the evaluation.
+	Now time.Time
 }
 
 // Violation is a check's raw result, before the engine adds the policy, mode and resource.
@@ -34,6 +44,16 @@ type Violation struct {
 	Container string
 	Path      string
 	Message   string
+	// Severity overrides the check's severity for this violation when set.
+	Severity Severity
+}
+
+// severityOr returns the violation's own severity, else def.
+func (v Violation) severityOr(def Severity) Severity {
+	if v.Severity != "" {
+		return v.Severity
+	}
+	return def
 }
 
 // containerViolation is the common case: a violation about one container's field.

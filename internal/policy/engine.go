@@ -9,8 +9,9 @@ import (
 // Engine evaluates objects against a fixed set of compiled policies. It is safe for
 // concurrent use; build a new Engine when the policies change.
 type Engine struct {
-	policies []*Policy
-	now      func() time.Time
+	policies  []*Policy
+	now       func() time.Time
+	imageData ImageData
 }
 
 // NewEngine returns an engine for policies. now tells exceptions whether they have expired;
@@ -20,6 +21,14 @@ func NewEngine(policies []*Policy, now func() time.Time) *Engine {
 		now = time.Now
 	}
 	return &Engine{policies: policies, now: now}
+}
+
+// WithImageData returns a copy of the engine whose checks see d (vulnerability reports and,
+// later, other facts about images). The engine itself stays pure: d is looked up, not fetched.
+func (e *Engine) WithImageData(d ImageData) *Engine {
+	c := *e
+	c.imageData = d
+	return &c
 }
 
 // UsesNamespaceLabels reports whether any policy selects namespaces by label, so a caller
@@ -46,12 +55,12 @@ type Namespace struct {
 // caller resolves an unset namespace, as kubectl would). Kinds without a pod spec are judged
 // only by custom rules that name them.
 func (e *Engine) Evaluate(obj *workload.Object, ns Namespace) []Finding {
-	in := &Input{Object: obj, Template: obj.Template}
+	in := &Input{Object: obj, Template: obj.Template, ImageData: e.imageData}
 	if obj.Template != nil {
 		in.Containers = workload.AllContainers(obj.Template.Spec, obj.Template.Path)
 	}
 	target := Target{Kind: obj.Kind, Namespace: ns.Name, NamespaceLabels: ns.Labels, Labels: workloadLabels(obj)}
-	now := e.now()
+	in.Now = e.now()
 	var findings []Finding
 	for _, p := range e.policies {
 		if !p.Matches(target) {
@@ -60,21 +69,7 @@ func (e *Engine) Evaluate(obj *workload.Object, ns Namespace) []Finding {
 		in.Images = p.images
 		emit := func(id string, sev Severity, remediation string, vs []Violation) {
 			for _, v := range vs {
-				f := Finding{
-					Check:       id,
-					Severity:    p.severityOf(id, sev),
-					Mode:        p.Mode,
-					Policy:      p.Name,
-					Resource:    Resource{APIVersion: obj.APIVersion, Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name},
-					Container:   v.Container,
-					Path:        v.Path,
-					Message:     v.Message,
-					Remediation: remediation,
-					File:        obj.File,
-					Line:        obj.Line,
-				}
-				p.suppress(&f, in, now)
-				findings = append(findings, f)
+				findings = append(findings, p.newFinding(in, id, sev, remediation, v))
 			}
 		}
 		if in.Template != nil {
@@ -95,6 +90,59 @@ func (e *Engine) Evaluate(obj *workload.Object, ns Namespace) []Finding {
 				if vs := r.eval(in); len(vs) > 0 {
 					emit(r.id, r.severity, "", vs)
 				}
+			}
+		}
+	}
+	return findings
+}
+
+// newFinding makes a violation of one of p's checks into a finding about in.Object, with the
+// policy's severity override, mode and suppressions.
+func (p *Policy) newFinding(in *Input, id string, sev Severity, remediation string, v Violation) Finding {
+	obj := in.Object
+	f := Finding{
+		Check:       id,
+		Severity:    p.severityOf(id, v.severityOr(sev)),
+		Mode:        p.Mode,
+		Policy:      p.Name,
+		Resource:    Resource{APIVersion: obj.APIVersion, Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name},
+		Container:   v.Container,
+		Path:        v.Path,
+		Message:     v.Message,
+		Remediation: remediation,
+		File:        obj.File,
+		Line:        obj.Line,
+	}
+	p.suppress(&f, in, in.Now)
+	return f
+}
+
+// ImageKind is the resource kind of an image judged on its own.
+const ImageKind = "Image"
+
+// EvaluateImage judges an image on its own, outside any workload (outrider scan given reports
+// and no manifests): only the Standalone checks (the vulnerability gates) of the policies that
+// match kind Image in ns run. Findings name a resource of kind Image called subject.Name, in the
+// file the report came from; exceptions for kind Image apply.
+func (e *Engine) EvaluateImage(subject ImageSubject, ns Namespace) []Finding {
+	obj := &workload.Object{Kind: ImageKind, Name: subject.Name}
+	if subject.Report != nil {
+		obj.File = subject.Report.Source
+	}
+	in := &Input{Object: obj, Image: &subject, ImageData: e.imageData, Now: e.now()}
+	target := Target{Kind: ImageKind, Namespace: ns.Name, NamespaceLabels: ns.Labels}
+	var findings []Finding
+	for _, p := range e.policies {
+		if !p.Matches(target) {
+			continue
+		}
+		in.Images = p.images
+		for _, c := range p.checks {
+			if !c.Standalone {
+				continue
+			}
+			for _, v := range c.Eval(in) {
+				findings = append(findings, p.newFinding(in, c.ID, c.Severity, c.Remediation, v))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"github.com/outrider-sec/outrider/internal/imageref"
+	"github.com/outrider-sec/outrider/internal/imagetrust/vuln"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
 
@@ -9,6 +10,27 @@ import (
 type ImageRules struct {
 	// Allowed is the registry allowlist; empty allows every registry.
 	Allowed *imageref.Allowlist
+	// Vulnerabilities is the vulnerability gate; nil when the policy has none.
+	Vulnerabilities *VulnerabilityRules
+}
+
+// ImageData is what the engine knows of images beyond their references, gathered by the front
+// end before evaluation (scan reads report files; the controller will read attestations).
+// Its methods must not do I/O and must be safe for concurrent use.
+type ImageData interface {
+	// VulnerabilityReport returns the report for ref with VEX applied, nil when there is none.
+	VulnerabilityReport(ref imageref.Reference) *vuln.EvaluatedReport
+	// RequireVulnerabilityReport says whether an image without a report is a finding
+	// (image.reportAge) under a policy with a vulnerability gate.
+	RequireVulnerabilityReport() bool
+}
+
+// ImageSubject is an image judged on its own, outside any workload (Engine.EvaluateImage).
+type ImageSubject struct {
+	// Name names the image in findings, like "ghcr.io/acme/api:1.4".
+	Name string
+	// Report is the image's vulnerability report.
+	Report *vuln.EvaluatedReport
 }
 
 // parsedImage parses a container's image for the image checks.

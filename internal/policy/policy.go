@@ -72,6 +72,11 @@ func Compile(name, namespace string, spec *v1alpha1.SecurityPolicySpec) (*Policy
 		}
 		p.images.Allowed = allow
 		requireDigest = spec.Images.RequireDigest
+		if spec.Images.Vulnerabilities != nil {
+			v, verrs := compileVulnerabilities(spec.Images.Vulnerabilities, root.Child("images", "vulnerabilities"))
+			errs = append(errs, verrs...)
+			p.images.Vulnerabilities = v
+		}
 	}
 
 	enabled, err := compileCheckSettings(spec.Checks, p, root.Child("checks"))

@@ -12,6 +12,8 @@ var builtinChecks = []*Check{
 	checkImageRegistry,
 	checkImageDigest,
 	checkImageLatest,
+	checkImageVulnerabilities,
+	checkImageReportAge,
 	checkReadOnlyRootFS,
 	checkResources,
 	checkAutomountSAToken,
