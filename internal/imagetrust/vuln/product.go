@@ -104,13 +104,14 @@ func purlIsImage(id string, key artifactKey) bool {
 
 // subcomponentIsPackage reports whether a product's subcomponent is the finding's package: the
 // same purl (vex.PurlMatches: the subcomponent's qualifiers and version, when given, must
-// agree), or the package's name as its @id.
+// agree); for a finding without a purl (SARIF), a purl with the package's name and, if it has
+// one, its installed version; or the package's name as its @id.
 func subcomponentIsPackage(c vex.Component, f Finding) bool {
 	for _, id := range []string{c.ID, c.Identifiers[vex.PURL]} {
 		switch {
 		case id == "":
 		case strings.HasPrefix(id, "pkg:"):
-			if f.PURL != "" && vex.PurlMatches(id, f.PURL) {
+			if f.PURL != "" && vex.PurlMatches(id, f.PURL) || f.PURL == "" && purlNamesPackage(id, f) {
 				return true
 			}
 		case id == f.Package:
@@ -118,4 +119,13 @@ func subcomponentIsPackage(c vex.Component, f Finding) bool {
 		}
 	}
 	return false
+}
+
+// purlNamesPackage compares a purl with a finding that has only a name and a version.
+func purlNamesPackage(id string, f Finding) bool {
+	p, err := packageurl.FromString(id)
+	if err != nil || p.Name != f.Package || f.Package == "" {
+		return false
+	}
+	return p.Version == "" || p.Version == f.InstalledVersion
 }

@@ -70,6 +70,12 @@ func TestApplyVEX(t *testing.T) {
 				"CVE-2024-45490 not_affected vulnerable_code_not_in_execute_path " + docID,
 				"CVE-2023-52425 not_affected inline_mitigations_already_exist " + docID,
 			}},
+		{"SARIF findings by package name", "trivy-api.sarif", []string{"openvex-api.json"},
+			[]string{"CVE-2023-50495", "TEMP-0841856-B18BAF"},
+			[]string{
+				"CVE-2024-45490 not_affected vulnerable_code_not_in_execute_path " + docID,
+				"CVE-2024-2511 fixed  " + docID,
+			}},
 		{"lookalike products never match", "trivy-api.json", []string{"openvex-lookalike.json"},
 			[]string{"CVE-2024-45490", "CVE-2023-52425", "CVE-2024-2511", "CVE-2023-50495", "CVE-2011-3374", "TEMP-0841856-B18BAF", "CVE-2024-24790"}, nil},
 		{"a statement for another image's tag", "trivy-api-clean.json", []string{"openvex-api.json"}, []string{"CVE-2011-3374"}, nil},
