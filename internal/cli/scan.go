@@ -22,6 +22,9 @@ type scanOptions struct {
 	namespace      string
 	showSuppressed bool
 	color          string
+	vulnReports    []string
+	vexFiles       []string
+	requireReport  bool
 
 	severity policy.Severity
 	policies []*policy.Policy
@@ -43,6 +46,18 @@ Without --policy, the default policy applies: Pod Security Standards "restricted
 Outrider's default-on checks (see 'outrider checks'), in Enforce mode. A policy file holds
 ClusterSecurityPolicy and SecurityPolicy objects, the same YAML you apply to the cluster.
 
+Vulnerability gates: --vuln-report FILE (repeatable) reads a Trivy JSON, Grype JSON or SARIF
+report, or a cosign vulnerability attestation (in-toto statement or DSSE envelope; signatures
+are not verified yet), and --vex FILE (repeatable) OpenVEX documents whose not_affected and
+fixed statements remove findings for the images they name. With manifests, a report applies to
+the containers whose image matches it (digest first, then registry, repository and tag); a
+container without a report is not a finding unless --require-vuln-report. With no manifests,
+each report is judged alone as a resource of kind Image named by its artifact. The checks are
+image.vulnerabilities and image.reportAge, under spec.images.vulnerabilities; without --policy
+the default policy then gains failOn: high and maxReportAge: 168h. A policy file that gives no
+policy a vulnerabilities section is refused, so reports are never silently ignored.
+See docs/scan-vulnerabilities.md.
+
 Exit codes:
   0  no finding at or above --fail-on from an Enforce policy
   1  at least one such finding
@@ -51,7 +66,10 @@ Exit codes:
 		Example: `  outrider scan manifests/
   helm template my-chart | outrider scan -
   outrider scan --kustomize overlays/prod -o sarif > outrider.sarif
-  outrider scan --policy policy.yaml --fail-on medium k8s/`,
+  outrider scan --policy policy.yaml --fail-on medium k8s/
+  trivy image -f json -o api.json registry.example.com/shop/api:1.4.2
+  outrider scan --vuln-report api.json --vex api.openvex.json k8s/
+  outrider scan --vuln-report api.json                       # the report alone`,
 		PreRunE: func(cmd *cobra.Command, args []string) error { return o.validate(args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, s, o, args)
@@ -65,12 +83,18 @@ Exit codes:
 	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace for objects that do not name one")
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list suppressed findings in text output (they are always counted)")
 	f.StringVar(&o.color, "color", "auto", "colour text output: auto, always, never")
+	f.StringArrayVar(&o.vulnReports, "vuln-report", nil, "vulnerability report: Trivy/Grype JSON, SARIF or cosign vuln attestation (repeatable)")
+	f.StringArrayVar(&o.vexFiles, "vex", nil, "OpenVEX document applied to the reports (repeatable)")
+	f.BoolVar(&o.requireReport, "require-vuln-report", false, "an image with no matching --vuln-report is a finding (image.reportAge)")
 	return cmd
 }
 
 func (o *scanOptions) validate(args []string) error {
-	if len(args) == 0 && len(o.kustomizations) == 0 {
-		return usageError("nothing to scan: name files, directories, - for stdin, or --kustomize DIR")
+	if len(args) == 0 && len(o.kustomizations) == 0 && len(o.vulnReports) == 0 {
+		return usageError("nothing to scan: name files, directories, - for stdin, --kustomize DIR or --vuln-report FILE")
+	}
+	if len(o.vulnReports) == 0 && (len(o.vexFiles) > 0 || o.requireReport) {
+		return usageError("--vex and --require-vuln-report need --vuln-report")
 	}
 	if !slices.Contains(report.Formats, o.output) {
 		return usageError("unknown output format %q (want %s)", o.output, strings.Join(report.Formats, ", "))
@@ -96,7 +120,20 @@ func (o *scanOptions) validate(args []string) error {
 		}
 		o.policies = append(o.policies, ps...)
 	}
-	return nil
+	return o.validateVulnGate()
+}
+
+// validateVulnGate refuses reports that no policy would judge.
+func (o *scanOptions) validateVulnGate() error {
+	if len(o.vulnReports) == 0 || len(o.policies) == 0 {
+		return nil
+	}
+	for _, p := range o.policies {
+		if p.Vulnerabilities() != nil {
+			return nil
+		}
+	}
+	return usageError("--vuln-report: no policy in --policy has spec.images.vulnerabilities, so the reports would not be judged")
 }
 
 func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error {
@@ -106,12 +143,15 @@ func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error
 		return &ExitError{Code: 2, Err: err}
 	}
 	summary, err := scan.Stream(cmd.Context(), scan.Options{
-		Paths:          args,
-		Kustomizations: o.kustomizations,
-		Stdin:          s.In,
-		Policies:       o.policies,
-		FailOn:         o.severity,
-		Namespace:      o.namespace,
+		Paths:             args,
+		Kustomizations:    o.kustomizations,
+		Stdin:             s.In,
+		Policies:          o.policies,
+		FailOn:            o.severity,
+		Namespace:         o.namespace,
+		VulnReports:       o.vulnReports,
+		VEX:               o.vexFiles,
+		RequireVulnReport: o.requireReport,
 	}, out.Add)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}

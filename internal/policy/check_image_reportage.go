@@ -17,7 +17,7 @@ var checkImageReportAge = &Check{
 	ID:          "image.reportAge",
 	Title:       "Vulnerability reports recent enough",
 	Severity:    SeverityHigh,
-	Remediation: "Scan the image again and use the new report; vulnerabilities are published every day.",
+	Remediation: "Scan the image (again) and gate on the new report: vulnerabilities are published every day.",
 	DefaultOn:   true,
 	Standalone:  true,
 	Eval: func(in *Input) []Violation {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/outrider-sec/outrider/internal/imagetrust/vuln"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/report"
 	"github.com/outrider-sec/outrider/internal/workload"
@@ -28,8 +29,16 @@ type Options struct {
 	Namespace string
 	// Workers bounds the parallelism (default GOMAXPROCS).
 	Workers int
-	// Now is the clock for exception expiry (default time.Now).
+	// Now is the clock for exception expiry and report age (default time.Now).
 	Now func() time.Time
+	// VulnReports are vulnerability reports (Trivy JSON, Grype JSON, SARIF, cosign vulnerability
+	// attestations). With Paths or Kustomizations they apply to the containers whose image
+	// matches; without, each is judged alone as a resource of kind Image.
+	VulnReports []string
+	// VEX are OpenVEX documents applied to every report.
+	VEX []string
+	// RequireVulnReport makes an image with no matching report a finding (image.reportAge).
+	RequireVulnReport bool
 }
 
 func (o *Options) defaults() error {
@@ -43,7 +52,11 @@ func (o *Options) defaults() error {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if len(o.Policies) == 0 {
-		p, err := policy.DefaultPolicy()
+		def := policy.DefaultPolicy
+		if len(o.VulnReports) > 0 {
+			def = defaultVulnPolicy
+		}
+		p, err := def()
 		if err != nil {
 			return err
 		}
@@ -78,6 +91,8 @@ func Stream(ctx context.Context, opts Options, emit func(part *report.Result) er
 		return nil, err
 	}
 	srcs, inputErrs := collect(opts.Paths, opts.Kustomizations, opts.Stdin)
+	reports, reportErrs := loadVulnData(opts.VulnReports, opts.VEX)
+	inputErrs = append(inputErrs, reportErrs...)
 	summary := report.NewSummary(opts.FailOn)
 	emitCounted := func(part *report.Result) error {
 		summary.Count(part)
@@ -89,6 +104,14 @@ func Stream(ctx context.Context, opts Options, emit func(part *report.Result) er
 		}
 	}
 	e := &evaluator{engine: policy.NewEngine(opts.Policies, opts.Now), defaultNS: opts.Namespace}
+	if len(opts.VulnReports) > 0 {
+		e.engine = e.engine.WithImageData(&reportData{index: vuln.NewIndex(reports), require: opts.RequireVulnReport})
+	}
+	if len(opts.Paths) == 0 && len(opts.Kustomizations) == 0 && len(reports) > 0 {
+		if err := emitCounted(e.judgeReportsAlone(reports)); err != nil {
+			return nil, err
+		}
+	}
 	if e.engine.UsesNamespaceLabels() {
 		// Policies select namespaces by label: learn the labels of the Namespace objects among
 		// the inputs first, as the cluster would know them.
@@ -103,7 +126,7 @@ func Stream(ctx context.Context, opts Options, emit func(part *report.Result) er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	summary.Finish(len(srcs))
+	summary.Finish(len(srcs) + len(opts.VulnReports) + len(opts.VEX))
 	return summary, nil
 }
 
