@@ -99,7 +99,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Metrics: admission.NewMetrics(metrics.Registry),
 	}
 	lookups := &clusterLookups{cached: mgr.GetClient(), live: mgr.GetAPIReader()}
-	server := mgr.GetWebhookServer()
+	drain := &drainer{delay: DrainDelay}
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error { return drain.run(ctx, DrainAddr) })); err != nil {
+		return err
+	}
+	server := &drainingServer{Server: mgr.GetWebhookServer(), drain: drain}
 	server.Register(PathValidateWorkloads, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "workloads", Trail: trail,
 		Decider: &admission.WorkloadDecider{Engines: policies.Engine, Namespaces: lookups, FailOn: opts.FailOn},
@@ -144,6 +148,16 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
+}
+
+// drainingServer registers webhook handlers behind the drainer.
+type drainingServer struct {
+	webhook.Server
+	drain *drainer
+}
+
+func (s *drainingServer) Register(path string, h http.Handler) {
+	s.Server.Register(path, s.drain.wrap(h))
 }
 
 // everyReplica is a runnable that runs on every replica, leader or not.

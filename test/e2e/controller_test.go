@@ -309,3 +309,95 @@ func checkHardened(t *testing.T, p *corev1.Pod) {
 		}
 	}
 }
+
+// TestRolloutRefusesNothing restarts the controller while workloads are being created: the
+// webhooks fail closed, so a rollout that drops requests in flight would refuse them. Surge
+// before removal, readiness that waits for policies and certificate, and a preStop delay that
+// outlasts endpoint propagation must together make a rollout invisible to users.
+func TestRolloutRefusesNothing(t *testing.T) {
+	ns := newNamespace(t, "rollout", nil)
+	ctx := ctxFor(t, 4*time.Minute)
+	d, err := env.cs.AppsV1().Deployments(outriderNamespace).Get(ctx, env.controller.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas := ptr.Deref(d.Spec.Replicas, 1)
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := env.cs.CoreV1().Pods(outriderNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]bool{}
+	for _, p := range before.Items {
+		old[p.Name] = true
+	}
+
+	stop := make(chan struct{})
+	type outcome struct {
+		sent, failed int
+		first        error
+	}
+	done := make(chan outcome)
+	go func() {
+		var o outcome
+		tick := time.NewTicker(50 * time.Millisecond) // 20 creations per second
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- o
+				return
+			case <-tick.C:
+			}
+			o.sent++
+			_, err := env.cs.CoreV1().Pods(ns).Create(ctx, newPod(ns, fmt.Sprintf("p-%d", i), restrictedPodSpec()),
+				metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			if err != nil {
+				o.failed++
+				if o.first == nil {
+					o.first = err
+				}
+			}
+		}
+	}()
+
+	if _, _, err := kubectl(ctx, "-n", outriderNamespace, "rollout", "restart", "deployment/"+env.controller.Name); err != nil {
+		close(stop)
+		<-done
+		t.Fatalf("kubectl rollout restart: %v", err)
+	}
+	if _, stderr, err := kubectl(ctx, "-n", outriderNamespace, "rollout", "status", "deployment/"+env.controller.Name, "--timeout=3m"); err != nil {
+		close(stop)
+		<-done
+		t.Fatalf("rollout did not finish: %v %s", err, stderr)
+	}
+	// Keep creating until every replica that served before the restart has terminated: the
+	// window that matters is an old replica going away.
+	eventually(t, 2*time.Minute, 500*time.Millisecond, "every pre-restart controller pod gone", func(ctx context.Context) (bool, error) {
+		pods, err := env.cs.CoreV1().Pods(outriderNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return false, err
+		}
+		for _, p := range pods.Items {
+			if old[p.Name] {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	eventually(t, 2*time.Minute, time.Second, fmt.Sprintf("%d controller replicas ready", replicas), func(ctx context.Context) (bool, error) {
+		return controllerReady(ctx, replicas)
+	})
+	close(stop)
+	o := <-done
+	t.Logf("%d dry-run creations during the rollout, %d failed", o.sent, o.failed)
+	if o.sent < 40 {
+		t.Errorf("only %d creations were attempted; the test did not exercise the rollout", o.sent)
+	}
+	if o.failed > 0 {
+		t.Errorf("%d of %d creations failed during a controller rollout; first: %v", o.failed, o.sent, o.first)
+	}
+}
