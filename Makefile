@@ -47,7 +47,7 @@ unit: ## Unit tests with the race detector, fuzz seed corpora included.
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test
-test: lint unit e2e ## Everything CI runs.
+test: lint verify-generate unit e2e ## Everything CI runs: lint, generated files current, unit tests, e2e on the local cluster.
 
 .PHONY: bench
 bench: bench-engine ## All benchmarks.
