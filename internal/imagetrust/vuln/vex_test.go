@@ -185,3 +185,30 @@ func TestParseVEXErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzVEX parses OpenVEX documents and applies them to a report, looking only for panics.
+func FuzzVEX(f *testing.F) {
+	for _, name := range []string{"openvex-api.json", "openvex-lookalike.json"} {
+		if data, err := os.ReadFile(filepath.Join(fixtures, name)); err == nil {
+			f.Add(data)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(fixtures, "grype-api.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, err := Parse(data, "grype-api.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := ParseVEX(data, "fuzz")
+		if err != nil {
+			return
+		}
+		remaining, suppressed := ApplyVEX(r, []*vex.VEX{doc})
+		if len(remaining)+len(suppressed) != len(r.Findings) {
+			t.Fatalf("%d remaining + %d suppressed of %d findings", len(remaining), len(suppressed), len(r.Findings))
+		}
+	})
+}
