@@ -45,10 +45,10 @@ func ordered[T any](ctx context.Context, n, workers int, work func(i int) T, emi
 	var firstErr error
 	for i := 0; i < n; i++ {
 		r := <-slots[i]
-		<-tokens
 		if firstErr == nil && ctx.Err() == nil {
 			firstErr = emit(r)
 		}
+		<-tokens // only now is the result gone: the window counts it until emitted
 	}
 	wg.Wait()
 	return firstErr
