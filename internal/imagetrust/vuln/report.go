@@ -3,6 +3,8 @@ package vuln
 import (
 	"strings"
 	"time"
+
+	"github.com/outrider-sec/outrider/internal/severity"
 )
 
 // Report is a vulnerability scan of one image, whatever scanner and format produced it.
@@ -57,34 +59,17 @@ type Finding struct {
 // Fixed reports whether a fixed version is known.
 func (f Finding) Fixed() bool { return strings.TrimSpace(f.FixedVersion) != "" }
 
-// Severity ranks a vulnerability, with the same names as the policy's severities.
-type Severity string
+// Severity ranks a vulnerability, on the same scale as policy findings.
+type Severity = severity.Severity
 
 // The severities, lowest first.
 const (
-	SeverityInfo     Severity = "info"
-	SeverityLow      Severity = "low"
-	SeverityMedium   Severity = "medium"
-	SeverityHigh     Severity = "high"
-	SeverityCritical Severity = "critical"
+	SeverityInfo     = severity.Info
+	SeverityLow      = severity.Low
+	SeverityMedium   = severity.Medium
+	SeverityHigh     = severity.High
+	SeverityCritical = severity.Critical
 )
-
-// Rank orders severities: info is 1, critical is 5, anything else 0.
-func (s Severity) Rank() int {
-	switch s {
-	case SeverityInfo:
-		return 1
-	case SeverityLow:
-		return 2
-	case SeverityMedium:
-		return 3
-	case SeverityHigh:
-		return 4
-	case SeverityCritical:
-		return 5
-	}
-	return 0
-}
 
 // NormaliseSeverity maps a scanner's severity name onto Severity, case-insensitively:
 // CRITICAL; HIGH and IMPORTANT; MEDIUM and MODERATE; LOW; NEGLIGIBLE, INFO, INFORMATIONAL and
