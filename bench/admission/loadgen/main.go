@@ -130,7 +130,7 @@ func run() error {
 			}
 		}
 	} else if err != nil {
-		return fmt.Errorf("Outrider's controller is not installed (%s/%s): %w", b.ctrlNS, b.ctrlDeploy, err)
+		return fmt.Errorf("the Outrider controller is not installed (%s/%s): %w", b.ctrlNS, b.ctrlDeploy, err)
 	}
 
 	cleanupStale(ctx, b.cs)
