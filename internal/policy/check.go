@@ -35,6 +35,8 @@ type Input struct {
 	ImageData ImageData
 	// Image is set, with no template or containers, when an image is judged on its own.
 	Image *ImageSubject
+	// Namespace is where the object lives (or will), with its labels.
+	Namespace Namespace
 	// Now is the engine's clock at the start of the evaluation.
 	Now time.Time
 }

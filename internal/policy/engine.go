@@ -55,7 +55,7 @@ type Namespace struct {
 // caller resolves an unset namespace, as kubectl would). Kinds without a pod spec are judged
 // only by custom rules that name them.
 func (e *Engine) Evaluate(obj *workload.Object, ns Namespace) []Finding {
-	in := &Input{Object: obj, Template: obj.Template, ImageData: e.imageData}
+	in := &Input{Object: obj, Template: obj.Template, ImageData: e.imageData, Namespace: ns}
 	if obj.Template != nil {
 		in.Containers = workload.AllContainers(obj.Template.Spec, obj.Template.Path)
 	}

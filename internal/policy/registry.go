@@ -18,6 +18,12 @@ var builtinChecks = []*Check{
 	checkResources,
 	checkAutomountSAToken,
 	checkSecretLiteral,
+	checkMeshProxyIdentity,
+	checkMeshNetCapabilities,
+	checkMeshPrivileged,
+	checkMeshSharedNamespaces,
+	checkMeshProxyVolumes,
+	checkMeshReservedNames,
 }
 
 // CatalogEntry describes one check for `outrider checks`, SARIF rules and docs.
