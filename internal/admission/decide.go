@@ -29,8 +29,6 @@ type Decision struct {
 	Warnings []string
 	// Findings are every finding of the request's object, for the audit trail.
 	Findings []policy.Finding
-	// Object names what was judged, for logs and Events.
-	Object *workload.Object
 }
 
 // WorkloadDecider judges workload objects, the same way `outrider scan` does.
@@ -79,7 +77,7 @@ func (d *WorkloadDecider) Decide(ctx context.Context, req *admissionv1.Admission
 			}
 		}
 	}
-	dec := &Decision{Allowed: true, Findings: findings, Object: obj}
+	dec := &Decision{Allowed: true, Findings: findings}
 	var blocking []policy.Finding
 	for i := range findings {
 		f := &findings[i]

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -36,16 +37,8 @@ for review or for 'outrider scan' and 'kubectl apply'.`,
   outrider install --set image.tag=v0.1.0 --set defaultPolicy.mode=Audit
   outrider install -f my-values.yaml --context prod --timeout 5m
   outrider install --dry-run | outrider scan -`,
-		Args: cobra.NoArgs,
-		PreRunE: func(*cobra.Command, []string) error {
-			if o.Timeout <= 0 {
-				return usageError("--timeout must be positive, not %s", o.Timeout)
-			}
-			if err := o.Validate(); err != nil {
-				return usageError("%v", err)
-			}
-			return nil
-		},
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return validateInstall(o.Timeout, o.Validate) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Progress = s.Err
 			if o.debug {
@@ -94,16 +87,8 @@ func newUninstallCommand(s Streams) *cobra.Command {
 default policy. The CRDs, the policies and PolicyReports stored in them, the serving
 certificate's Secret and the namespace are left in place; delete them by hand to remove every
 trace. A release that does not exist is not an error.`,
-		Args: cobra.NoArgs,
-		PreRunE: func(*cobra.Command, []string) error {
-			if o.Timeout <= 0 {
-				return usageError("--timeout must be positive, not %s", o.Timeout)
-			}
-			if err := o.Validate(); err != nil {
-				return usageError("%v", err)
-			}
-			return nil
-		},
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return validateInstall(o.Timeout, o.Validate) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Progress = s.Err
 			if err := install.Uninstall(cmd.Context(), *o); err != nil {
@@ -126,4 +111,15 @@ func clusterFlags(f *pflag.FlagSet, o *install.Options) {
 	f.StringVar(&o.Context, "context", "", "kubeconfig context (default the current context)")
 	f.StringVarP(&o.Namespace, "namespace", "n", install.DefaultNamespace, "namespace of the controller and the release")
 	f.StringVar(&o.ReleaseName, "release", install.DefaultReleaseName, "Helm release name")
+}
+
+// validateInstall checks the options install and uninstall share, as usage errors.
+func validateInstall(timeout time.Duration, validate func() error) error {
+	if timeout <= 0 {
+		return usageError("--timeout must be positive, not %s", timeout)
+	}
+	if err := validate(); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -42,7 +43,16 @@ func TestDrainClosesConnectionsAndHoldsTheHook(t *testing.T) {
 	}
 }
 
+// Anyone who could reach the drain endpoint could make a replica close every connection: it
+// must listen where only the controller's own container can reach it.
 func TestDrainEndpointListensOnLoopbackOnly(t *testing.T) {
+	host, _, err := net.SplitHostPort(DrainAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		t.Fatalf("DrainAddr %s is not a loopback address", DrainAddr)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &drainer{delay: time.Millisecond}
 	errc := make(chan error, 1)
@@ -50,8 +60,5 @@ func TestDrainEndpointListensOnLoopbackOnly(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
-	}
-	if err := (&drainer{}).run(context.Background(), "192.0.2.1:0"); err == nil {
-		t.Error("listening on a non-local address succeeded")
 	}
 }

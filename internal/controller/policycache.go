@@ -18,23 +18,22 @@ import (
 )
 
 // PolicyCache compiles every security policy in the cluster into one engine, and recompiles
-// when any of them changes. A policy that does not compile is left out and its error kept for
-// its status; the others stay in force.
+// when any of them changes. A policy that does not compile is left out and logged (its status,
+// written by the leader, says why); the others stay in force.
 type PolicyCache struct {
 	cache   crcache.Cache
 	log     *slog.Logger
 	engine  atomic.Pointer[policy.Engine]
 	changed chan struct{}
 
-	mu     sync.Mutex
-	errors map[string]error // by "namespace/name" ("/name" for cluster policies)
+	mu sync.Mutex
 	// listeners are told when a new engine is in force (the audit re-runs).
 	listeners []func()
 }
 
 // NewPolicyCache reads policies from c, which must be started by the manager.
 func NewPolicyCache(c crcache.Cache, log *slog.Logger) *PolicyCache {
-	return &PolicyCache{cache: c, log: log, changed: make(chan struct{}, 1), errors: map[string]error{}}
+	return &PolicyCache{cache: c, log: log, changed: make(chan struct{}, 1)}
 }
 
 // Engine returns the engine in force, nil until the policies were loaded once.
@@ -46,13 +45,6 @@ func (p *PolicyCache) Ready() error {
 		return errors.New("policies not loaded yet")
 	}
 	return nil
-}
-
-// CompileError returns why the named policy is not in force, or nil.
-func (p *PolicyCache) CompileError(namespace, name string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.errors[namespace+"/"+name]
 }
 
 // OnChange registers fn to run after each recompilation.
@@ -119,11 +111,11 @@ func (p *PolicyCache) rebuild(ctx context.Context) error {
 		return sps.Items[i].Namespace+"/"+sps.Items[i].Name < sps.Items[j].Namespace+"/"+sps.Items[j].Name
 	})
 	var compiled []*policy.Policy
-	errs := map[string]error{}
+	invalid := 0
 	add := func(namespace, name string, spec *v1alpha1.SecurityPolicySpec) {
 		c, err := policy.Compile(name, namespace, spec)
 		if err != nil {
-			errs[namespace+"/"+name] = err
+			invalid++
 			p.log.Error("policy left out: it does not compile", "namespace", namespace, "name", name, "err", err)
 			return
 		}
@@ -137,10 +129,9 @@ func (p *PolicyCache) rebuild(ctx context.Context) error {
 	}
 	p.engine.Store(policy.NewEngine(compiled, nil))
 	p.mu.Lock()
-	p.errors = errs
 	listeners := append([]func(){}, p.listeners...)
 	p.mu.Unlock()
-	p.log.Info("policies in force", "count", len(compiled), "invalid", len(errs))
+	p.log.Info("policies in force", "count", len(compiled), "invalid", invalid)
 	for _, fn := range listeners {
 		fn()
 	}

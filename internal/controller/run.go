@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Webhook: "mutate", Trail: trail, Decider: admission.NoMutation{},
 	}})
 
-	if err := (&statusReconciler{client: mgr.GetClient(), policies: policies}).setup(mgr); err != nil {
+	if err := (&statusReconciler{client: mgr.GetClient()}).setup(mgr); err != nil {
 		return err
 	}
 	auditor := &Auditor{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Engines: policies.Engine,

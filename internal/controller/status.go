@@ -15,8 +15,7 @@ import (
 // statusReconciler tells users, in each policy's status, whether it compiled and is in force.
 // It runs on the leader only.
 type statusReconciler struct {
-	client   client.Client
-	policies *PolicyCache
+	client client.Client
 }
 
 func (r *statusReconciler) setup(mgr ctrl.Manager) error {
@@ -30,26 +29,27 @@ func (r *statusReconciler) setup(mgr ctrl.Manager) error {
 
 func (r *statusReconciler) reconcileCluster(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	var p v1alpha1.ClusterSecurityPolicy
-	if err := r.client.Get(ctx, req.NamespacedName, &p); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if desired := statusFor("", p.Name, &p.Spec, p.Generation); desired != p.Status {
-		p.Status = desired
-		return reconcile.Result{}, ignoreConflict(r.client.Status().Update(ctx, &p))
-	}
-	return reconcile.Result{}, nil
+	return r.reconcile(ctx, req, &p, "", &p.Spec, &p.Status)
 }
 
 func (r *statusReconciler) reconcileNamespaced(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	var p v1alpha1.SecurityPolicy
-	if err := r.client.Get(ctx, req.NamespacedName, &p); err != nil {
+	return r.reconcile(ctx, req, &p, req.Namespace, &p.Spec, &p.Status)
+}
+
+// reconcile reads obj, whose spec and status the pointers point into, and writes its status
+// when it is not what compiling the spec says.
+func (r *statusReconciler) reconcile(ctx context.Context, req reconcile.Request, obj client.Object, namespace string,
+	spec *v1alpha1.SecurityPolicySpec, status *v1alpha1.SecurityPolicyStatus) (reconcile.Result, error) {
+	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if desired := statusFor(p.Namespace, p.Name, &p.Spec, p.Generation); desired != p.Status {
-		p.Status = desired
-		return reconcile.Result{}, ignoreConflict(r.client.Status().Update(ctx, &p))
+	desired := statusFor(namespace, obj.GetName(), spec, obj.GetGeneration())
+	if desired == *status {
+		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{}, nil
+	*status = desired
+	return reconcile.Result{}, ignoreConflict(r.client.Status().Update(ctx, obj))
 }
 
 // statusFor compiles the spec the way the policy cache does and reports the outcome.

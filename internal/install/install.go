@@ -30,14 +30,7 @@ type Result struct {
 // with none, the previous values are kept (Helm's upgrade rule). Nothing is rolled back on
 // failure: the cluster keeps what was applied, and the error says what is not ready.
 func Install(ctx context.Context, opts Options) (*Result, error) {
-	if err := opts.defaults(); err != nil {
-		return nil, err
-	}
-	chrt, err := LoadChart()
-	if err != nil {
-		return nil, err
-	}
-	vals, err := mergeValues(opts.ValueFiles, opts.Set)
+	chrt, vals, err := prepare(&opts)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 )
 
@@ -21,14 +22,7 @@ type Rendered struct {
 // --include-crds` would. Invalid values (such as an admission timeout above 5 seconds) are
 // errors that name the value.
 func Render(opts Options) (*Rendered, error) {
-	if err := opts.defaults(); err != nil {
-		return nil, err
-	}
-	chrt, err := LoadChart()
-	if err != nil {
-		return nil, err
-	}
-	vals, err := mergeValues(opts.ValueFiles, opts.Set)
+	chrt, vals, err := prepare(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -49,4 +43,21 @@ func Render(opts Options) (*Rendered, error) {
 		return nil, fmt.Errorf("rendering the chart: %w", err)
 	}
 	return &Rendered{Manifest: rel.Manifest, Notes: rel.Info.Notes, ChartVersion: chrt.Metadata.Version}, nil
+}
+
+// prepare applies the option defaults and loads what every action needs: the embedded chart and
+// the values given with -f and --set.
+func prepare(opts *Options) (*chart.Chart, map[string]any, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, nil, err
+	}
+	chrt, err := LoadChart()
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, err := mergeValues(opts.ValueFiles, opts.Set)
+	if err != nil {
+		return nil, nil, err
+	}
+	return chrt, vals, nil
 }

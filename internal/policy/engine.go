@@ -42,9 +42,6 @@ func (e *Engine) UsesNamespaceLabels() bool {
 	return false
 }
 
-// Policies returns the engine's policies.
-func (e *Engine) Policies() []*Policy { return e.policies }
-
 // Namespace is what the engine knows of the namespace an object is (or will be) in.
 type Namespace struct {
 	Name   string

@@ -82,12 +82,6 @@ func UnmarshalStrict(data []byte, obj any) error {
 	return nil
 }
 
-// HasPodSpec reports whether objects of this API group and kind carry a pod spec.
-func HasPodSpec(group, kind string) bool {
-	_, ok := templateKinds[group+"/"+kind]
-	return ok
-}
-
 // decodeTemplate returns the pod template of a workload kind, nil for other kinds.
 func decodeTemplate(group, kind string, data []byte) (*PodTemplate, error) {
 	dec, ok := templateKinds[group+"/"+kind]
