@@ -115,6 +115,147 @@ type ImagePolicy struct {
 	// and image.reportAge). Unset: no vulnerability gate.
 	// +optional
 	Vulnerabilities *VulnerabilityPolicy `json:"vulnerabilities,omitempty"`
+	// PinDigests makes the mutating webhook rewrite every image to the digest its tag names at
+	// admission ("repo:tag@sha256:…"), so a tag moved later cannot change what runs (default
+	// true). Signatures, attestations and reports are always judged on the digest.
+	// +optional
+	PinDigests *bool `json:"pinDigests,omitempty"`
+	// Signatures require images to be signed (cosign-compatible) by trusted authorities
+	// (check image.signature). Each rule applies to the images its patterns match.
+	// +optional
+	Signatures []SignatureRule `json:"signatures,omitempty"`
+	// Attestations require signed in-toto attestations, like SLSA provenance from a given
+	// builder and source repository (check image.attestation).
+	// +optional
+	Attestations []AttestationRule `json:"attestations,omitempty"`
+	// OnRegistryError says what happens when the registry cannot be asked in time (digest,
+	// signatures, attestations): Deny (the default) refuses the workload with an error naming
+	// the registry and the image; Allow admits it with a warning.
+	// +optional
+	OnRegistryError RegistryErrorAction `json:"onRegistryError,omitempty"`
+}
+
+// RegistryErrorAction is what a policy does when the registry cannot be asked.
+// +kubebuilder:validation:Enum=Deny;Allow
+type RegistryErrorAction string
+
+const (
+	// RegistryErrorDeny refuses a workload whose images could not be verified.
+	RegistryErrorDeny RegistryErrorAction = "Deny"
+	// RegistryErrorAllow admits it, with a warning.
+	RegistryErrorAllow RegistryErrorAction = "Allow"
+)
+
+// SignatureRule requires the images it matches to carry signatures from Threshold of its
+// Authorities. Signatures are read where cosign stores them: the "sha256-<digest>.sig" tag and
+// the OCI 1.1 referrers of the image.
+type SignatureRule struct {
+	// Images are reference patterns the rule applies to, matched against the normalised
+	// reference without tag or digest: "ghcr.io/acme/*" (one path segment), "ghcr.io/acme/**"
+	// (any depth), "127.0.0.1:5000/api", "*" for every image.
+	// +kubebuilder:validation:MinItems=1
+	Images []string `json:"images"`
+	// Authorities are the signers the rule trusts.
+	// +kubebuilder:validation:MinItems=1
+	Authorities []Authority `json:"authorities"`
+	// Threshold is how many different authorities must have signed (default 1).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Threshold int `json:"threshold,omitempty"`
+}
+
+// AttestationRule requires a signed in-toto attestation of a predicate type for the images it
+// matches, read where cosign stores attestations ("sha256-<digest>.att" and referrers).
+type AttestationRule struct {
+	// Images are reference patterns, as for signatures.
+	// +kubebuilder:validation:MinItems=1
+	Images []string `json:"images"`
+	// PredicateType is the in-toto predicate type URI, or one of the short names
+	// slsaprovenance (v0.2), slsaprovenance1 (v1) and vuln (cosign vulnerability report).
+	// +kubebuilder:validation:MinLength=1
+	PredicateType string `json:"predicateType"`
+	// Authorities are the signers trusted for the attestation.
+	// +kubebuilder:validation:MinItems=1
+	Authorities []Authority `json:"authorities"`
+	// Threshold is how many different authorities must have signed it (default 1).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	Threshold int `json:"threshold,omitempty"`
+	// BuilderIDs, for SLSA provenance, lists the accepted builder IDs (exact, or a prefix
+	// ending in "*"). Empty accepts any builder.
+	// +optional
+	BuilderIDs []string `json:"builderIDs,omitempty"`
+	// SourceRepositories, for SLSA provenance, lists the accepted source repositories (exact,
+	// or a prefix ending in "*"), like "https://github.com/acme/api". Empty accepts any.
+	// +optional
+	SourceRepositories []string `json:"sourceRepositories,omitempty"`
+}
+
+// Authority is one trusted signer: a public key, or a keyless (Fulcio-style) certificate
+// identity. Exactly one of Key and Keyless is set.
+type Authority struct {
+	// Name names the authority in findings and in the provenance of workload identities.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// Key is a public key (ECDSA, Ed25519 or RSA).
+	// +optional
+	Key *KeyAuthority `json:"key,omitempty"`
+	// Keyless trusts certificates issued by a Sigstore certificate authority to an identity.
+	// +optional
+	Keyless *KeylessAuthority `json:"keyless,omitempty"`
+}
+
+// KeyAuthority is a public key, inline or in a Secret. Exactly one of PEM and SecretRef is set.
+type KeyAuthority struct {
+	// PEM is the public key in PEM ("-----BEGIN PUBLIC KEY-----"), as `cosign.pub`.
+	// +optional
+	PEM string `json:"pem,omitempty"`
+	// SecretRef names a Secret key holding the PEM public key. The controller reads it; `outrider
+	// scan` cannot, and asks for the PEM instead.
+	// +optional
+	SecretRef *SecretKeyRef `json:"secretRef,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret.
+type SecretKeyRef struct {
+	// Namespace of the Secret; for a SecurityPolicy it must be the policy's own namespace and
+	// defaults to it.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Key in the Secret's data (default "cosign.pub").
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// KeylessAuthority trusts signatures whose certificate chains to Roots and names the identity.
+// Set Issuer or IssuerRegExp, and Subject or SubjectRegExp.
+type KeylessAuthority struct {
+	// Issuer is the OIDC issuer recorded in the certificate, like
+	// "https://token.actions.githubusercontent.com".
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+	// IssuerRegExp matches the issuer instead (anchored).
+	// +optional
+	IssuerRegExp string `json:"issuerRegExp,omitempty"`
+	// Subject is the certificate's identity (email or URI SAN), like
+	// "https://github.com/acme/api/.github/workflows/release.yml@refs/heads/main".
+	// +optional
+	Subject string `json:"subject,omitempty"`
+	// SubjectRegExp matches the subject instead (anchored).
+	// +optional
+	SubjectRegExp string `json:"subjectRegExp,omitempty"`
+	// Roots are the certificate authority's root (and intermediate) certificates in PEM, for a
+	// private Sigstore deployment. Required: Outrider ships no public-good trust root.
+	// +kubebuilder:validation:MinLength=1
+	Roots string `json:"roots"`
+	// TransparencyLogKey is the PEM public key of the deployment's Rekor log. When set, a
+	// signature must carry a Rekor bundle signed by it, and the certificate is checked at the
+	// time the log recorded; unset, the certificate must be valid now.
+	// +optional
+	TransparencyLogKey string `json:"transparencyLogKey,omitempty"`
 }
 
 // VulnerabilityPolicy gates images on vulnerability reports (Trivy, Grype, SARIF or cosign
@@ -139,6 +280,12 @@ type VulnerabilityPolicy struct {
 	// Allow lists vulnerabilities that do not count, each with the reason and an optional expiry.
 	// +optional
 	Allow []VulnerabilityAllowance `json:"allow,omitempty"`
+	// Authorities sign the cosign vulnerability attestations the controller reads from the
+	// registry (predicate https://cosign.sigstore.dev/attestation/vuln/v1). Unsigned reports, or
+	// reports signed by anyone else, are ignored. Empty: the authorities of the signature rules
+	// that match the image.
+	// +optional
+	Authorities []Authority `json:"authorities,omitempty"`
 }
 
 // VulnerabilityAllowance accepts one vulnerability in every image the policy judges.
