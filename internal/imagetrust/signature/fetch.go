@@ -1,0 +1,153 @@
+package signature
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Fetch reads everything the registry holds for the image digestRef: cosign's signature and
+// attestation tags (<repo>:sha256-<hex>.sig and .att) and the image's OCI 1.1 referrers
+// (cosign's OCI 1.1 signatures and attestations, and Sigstore bundles). Missing tags and an
+// empty referrers list are empty evidence, not errors; malformed items are listed in
+// Evidence.Skipped. Any other registry error is returned. opts carry transport,
+// authentication and the like; ctx is added to them.
+func Fetch(ctx context.Context, digestRef name.Digest, opts ...remote.Option) (*Evidence, error) {
+	f := &fetcher{
+		ev:   &Evidence{Digest: digestRef},
+		opts: append(append([]remote.Option(nil), opts...), remote.WithContext(ctx)),
+	}
+	if err := f.taggedManifest(tagFor(digestRef, "sig"), parseSignatureLayer, &f.ev.signatures); err != nil {
+		return nil, err
+	}
+	if err := f.taggedManifest(tagFor(digestRef, "att"), parseAttestationLayer, &f.ev.attestations); err != nil {
+		return nil, err
+	}
+	if err := f.referrers(digestRef); err != nil {
+		return nil, err
+	}
+	return f.ev, nil
+}
+
+// tagFor is cosign's tag for an image's signatures ("sig") or attestations ("att").
+func tagFor(d name.Digest, suffix string) name.Tag {
+	return d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + "." + suffix)
+}
+
+type fetcher struct {
+	ev   *Evidence
+	opts []remote.Option
+}
+
+type layerParser func(source string, blob []byte, ann map[string]string) (*candidate, error)
+
+func (f *fetcher) skip(format string, args ...any) {
+	f.ev.Skipped = append(f.ev.Skipped, fmt.Sprintf(format, args...))
+}
+
+// taggedManifest reads the manifest at tag, if any, and parses its layers into dst.
+func (f *fetcher) taggedManifest(tag name.Tag, parse layerParser, dst *[]*candidate) error {
+	desc, err := remote.Get(tag, f.opts...)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", tag, err)
+	}
+	return f.manifest(tag.TagStr(), desc, parse, dst)
+}
+
+// manifest parses the layers of one signature, attestation or bundle manifest.
+func (f *fetcher) manifest(source string, desc *remote.Descriptor, parse layerParser, dst *[]*candidate) error {
+	if desc.MediaType.IsIndex() {
+		f.skip("%s: an index, not a manifest", source)
+		return nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		f.skip("%s: %v", source, err)
+		return nil
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		f.skip("%s: %v", source, err)
+		return nil
+	}
+	for i, l := range m.Layers {
+		src := fmt.Sprintf("%s layer %d", source, i)
+		if i == MaxLayers {
+			f.skip("%s: more than %d layers, the rest ignored", source, MaxLayers)
+			break
+		}
+		blob, ok, err := f.blob(img, l, src)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		c, err := parse(src, blob, l.Annotations)
+		if err != nil {
+			f.skip("%s: %v", src, err)
+			continue
+		}
+		*dst = append(*dst, c)
+	}
+	return nil
+}
+
+// blob reads one layer, bounded by MaxBlobBytes. ok is false when the layer was skipped.
+func (f *fetcher) blob(img v1.Image, l v1.Descriptor, src string) (blob []byte, ok bool, err error) {
+	if l.Size > MaxBlobBytes || l.Size < 0 {
+		f.skip("%s: %d bytes, over the limit of %d", src, l.Size, MaxBlobBytes)
+		return nil, false, nil
+	}
+	layer, err := img.LayerByDigest(l.Digest)
+	if err != nil {
+		f.skip("%s: %v", src, err)
+		return nil, false, nil
+	}
+	rc, err := layer.Compressed()
+	if err == nil {
+		defer rc.Close()
+		blob, err = io.ReadAll(io.LimitReader(rc, MaxBlobBytes+1))
+	}
+	switch {
+	case isNotFound(err):
+		f.skip("%s: blob %s not found", src, l.Digest)
+		return nil, false, nil
+	case err != nil && isRegistryFailure(err):
+		return nil, false, fmt.Errorf("reading %s: %w", src, err)
+	case err != nil: // content that does not match its descriptor
+		f.skip("%s: %v", src, err)
+		return nil, false, nil
+	case len(blob) > MaxBlobBytes:
+		f.skip("%s: over the limit of %d bytes", src, MaxBlobBytes)
+		return nil, false, nil
+	}
+	return blob, true, nil
+}
+
+// isRegistryFailure tells a failure to talk to the registry (which Fetch returns) from a blob
+// whose content does not match its descriptor (which it skips).
+func isRegistryFailure(err error) bool {
+	var terr *transport.Error
+	var nerr net.Error
+	return errors.As(err, &terr) || errors.As(err, &nerr) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// isNotFound tells a registry's 404 (no such tag, repository or blob) from other errors.
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
