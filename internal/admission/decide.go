@@ -3,9 +3,12 @@ package admission
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/outrider-sec/outrider/internal/imageref"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
@@ -29,12 +32,22 @@ type Decision struct {
 	Warnings []string
 	// Findings are every finding of the request's object, for the audit trail.
 	Findings []policy.Finding
+	// Patches mutate the object (mutating webhooks only).
+	Patches []jsonpatch.Operation
+}
+
+// ImageFacts gathers what the registry holds about images (digests, signatures,
+// attestations) before a workload is judged, authenticating with pull.
+type ImageFacts interface {
+	ImageData(ctx context.Context, refs []imageref.Reference, pull PullContext) policy.ImageData
 }
 
 // WorkloadDecider judges workload objects, the same way `outrider scan` does.
 type WorkloadDecider struct {
 	Engines    EngineSource
 	Namespaces NamespaceLabeler
+	// Images gathers registry data for image-trust rules; nil judges without it.
+	Images ImageFacts
 	// FailOn is the lowest severity an Enforce finding refuses at (the scan's --fail-on).
 	FailOn policy.Severity
 }
@@ -66,15 +79,20 @@ func (d *WorkloadDecider) Decide(ctx context.Context, req *admissionv1.Admission
 		return nil, fmt.Errorf("reading namespace %q: %w", req.Namespace, err)
 	}
 	ns := policy.Namespace{Name: req.Namespace, Labels: labels}
+	var old *workload.Object
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		if o, err := workload.DecodeObject("admission", req.OldObject.Raw); err == nil {
+			old = o
+		}
+	}
+	engine = d.withImageData(ctx, engine, ns, obj, old)
 	findings := engine.Evaluate(obj, ns)
 
 	var existing map[string]bool
-	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		if old, err := workload.DecodeObject("admission", req.OldObject.Raw); err == nil {
-			existing = map[string]bool{}
-			for _, f := range engine.Evaluate(old, ns) {
-				existing[findingKey(&f)] = true
-			}
+	if old != nil {
+		existing = map[string]bool{}
+		for _, f := range engine.Evaluate(old, ns) {
+			existing[findingKey(&f)] = true
 		}
 	}
 	dec := &Decision{Allowed: true, Findings: findings}
@@ -96,7 +114,46 @@ func (d *WorkloadDecider) Decide(ctx context.Context, req *admissionv1.Admission
 	return dec, nil
 }
 
+// withImageData returns engine with what the registry holds about the images of obj (and of old,
+// on UPDATE, so violations an update did not introduce are recognised), when any policy that
+// applies asks for it.
+func (d *WorkloadDecider) withImageData(ctx context.Context, engine *policy.Engine, ns policy.Namespace, obj, old *workload.Object) *policy.Engine {
+	if d.Images == nil {
+		return engine
+	}
+	refs := engine.TrustNeeds(obj, ns)
+	if old != nil {
+		refs = append(refs, engine.TrustNeeds(old, ns)...)
+	}
+	if len(refs) == 0 {
+		return engine
+	}
+	return engine.WithImageData(d.Images.ImageData(ctx, refs, PullContextOf(obj)))
+}
+
+// PullContextOf is the pull context of a workload's pods: its namespace, ServiceAccount and
+// image pull secrets.
+func PullContextOf(obj *workload.Object) PullContext {
+	pull := PullContext{Namespace: obj.Namespace, ServiceAccount: "default"}
+	if obj.Template == nil {
+		return pull
+	}
+	if sa := obj.Template.Spec.ServiceAccountName; sa != "" {
+		pull.ServiceAccount = sa
+	}
+	for _, s := range obj.Template.Spec.ImagePullSecrets {
+		pull.PullSecrets = append(pull.PullSecrets, s.Name)
+	}
+	return pull
+}
+
 // findingKey identifies a finding across the old and new versions of an object.
+// Image findings also carry their message, which names the image: an update that swaps one
+// unsigned image for another is a new violation, not the old one grandfathered.
 func findingKey(f *policy.Finding) string {
-	return f.Policy + "|" + f.Check + "|" + f.Container + "|" + f.Path
+	key := f.Policy + "|" + f.Check + "|" + f.Container + "|" + f.Path
+	if strings.HasPrefix(f.Check, "image.") {
+		key += "|" + f.Message
+	}
+	return key
 }

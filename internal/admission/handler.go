@@ -39,6 +39,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	case !dec.Allowed:
 		return admission.Denied(dec.Message).WithWarnings(dec.Warnings...)
 	}
+	if len(dec.Patches) > 0 {
+		return admission.Patched("", dec.Patches...).WithWarnings(dec.Warnings...)
+	}
 	return admission.Allowed("").WithWarnings(dec.Warnings...)
 }
 

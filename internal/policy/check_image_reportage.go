@@ -25,7 +25,11 @@ var checkImageReportAge = &Check{
 		var out []Violation
 		for _, s := range subjects {
 			if msg := reportAgeProblem(s, rules, in); msg != "" {
-				out = append(out, s.violation("", msg))
+				var sev Severity
+				if s.trustErr != nil && in.Images.Trust != nil && in.Images.Trust.AllowOnRegistryError {
+					sev, msg = SeverityInfo, msg+" (admitted because onRegistryError is Allow)"
+				}
+				out = append(out, s.violation(sev, msg))
 			}
 		}
 		return out
@@ -34,6 +38,9 @@ var checkImageReportAge = &Check{
 
 func reportAgeProblem(s vulnSubject, rules *VulnerabilityRules, in *Input) string {
 	if s.report == nil {
+		if s.trustErr != nil {
+			return fmt.Sprintf("image %q: its vulnerability report could not be read: %v", s.image, s.trustErr)
+		}
 		if in.ImageData != nil && in.ImageData.RequireVulnerabilityReport() {
 			return fmt.Sprintf("image %q has no vulnerability report", s.image)
 		}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/openvex/go-vex/pkg/vex"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,13 @@ import (
 type fakeImageData struct {
 	reports map[string]*vuln.EvaluatedReport
 	require bool
+	// trust is registry data by image as written.
+	trust map[string]*ImageTrust
 }
+
+func (f fakeImageData) Trust(ref imageref.Reference) *ImageTrust { return f.trust[ref.Raw] }
+
+func (f fakeImageData) VEX() []*vex.VEX { return nil }
 
 func (f fakeImageData) VulnerabilityReport(ref imageref.Reference) *vuln.EvaluatedReport {
 	return f.reports[ref.Name()+":"+ref.Tag]

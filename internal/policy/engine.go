@@ -3,6 +3,7 @@ package policy
 import (
 	"time"
 
+	"github.com/outrider-sec/outrider/internal/imageref"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
 
@@ -144,6 +145,55 @@ func (e *Engine) EvaluateImage(subject ImageSubject, ns Namespace) []Finding {
 		}
 	}
 	return findings
+}
+
+// PinsDigests reports whether a policy that applies to obj asks for its images to be pinned to
+// digests (spec.images.pinDigests, on by default).
+func (e *Engine) PinsDigests(obj *workload.Object, ns Namespace) bool {
+	for _, p := range e.matching(obj, ns) {
+		if p.images.PinDigests {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustNeeds lists the images of obj that policies applying to it want registry data about
+// (digest, signatures, attestations; see ImageData.Trust), each once. Images that do not parse
+// are left out: image.registry reports them.
+func (e *Engine) TrustNeeds(obj *workload.Object, ns Namespace) []imageref.Reference {
+	if obj.Template == nil {
+		return nil
+	}
+	var out []imageref.Reference
+	seen := map[string]bool{}
+	policies := e.matching(obj, ns)
+	for _, c := range workload.AllContainers(obj.Template.Spec, obj.Template.Path) {
+		ref, err := parsedImage(c)
+		if err != nil || seen[c.Container.Image] {
+			continue
+		}
+		for _, p := range policies {
+			if p.images.needsTrust(ref) {
+				seen[c.Container.Image] = true
+				out = append(out, ref)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// matching returns the policies that apply to obj in ns.
+func (e *Engine) matching(obj *workload.Object, ns Namespace) []*Policy {
+	target := Target{Kind: obj.Kind, Namespace: ns.Name, NamespaceLabels: ns.Labels, Labels: workloadLabels(obj)}
+	var out []*Policy
+	for _, p := range e.policies {
+		if p.Matches(target) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // workloadLabels are the labels policies select on: the pod template's over the object's own,

@@ -1,7 +1,12 @@
 package policy
 
 import (
+	"sync"
+
+	"github.com/openvex/go-vex/pkg/vex"
+
 	"github.com/outrider-sec/outrider/internal/imageref"
+	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 	"github.com/outrider-sec/outrider/internal/imagetrust/vuln"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
@@ -12,6 +17,10 @@ type ImageRules struct {
 	Allowed *imageref.Allowlist
 	// Vulnerabilities is the vulnerability gate; nil when the policy has none.
 	Vulnerabilities *VulnerabilityRules
+	// PinDigests asks the mutating webhook to rewrite tags to digests.
+	PinDigests bool
+	// Trust holds the signature and attestation rules; nil when the policy has none.
+	Trust *TrustRules
 }
 
 // ImageData is what the engine knows of images beyond their references, gathered by the front
@@ -23,6 +32,32 @@ type ImageData interface {
 	// RequireVulnerabilityReport says whether an image without a report is a finding
 	// (image.reportAge) under a policy with a vulnerability gate.
 	RequireVulnerabilityReport() bool
+	// Trust returns what the registry holds about the image ref names: its digest, signatures
+	// and attestations. Nil when nothing was gathered for it.
+	Trust(ref imageref.Reference) *ImageTrust
+	// VEX returns the OpenVEX documents that apply to reports read from the registry.
+	VEX() []*vex.VEX
+}
+
+// ImageTrust is what the registry held about one image when the front end asked.
+type ImageTrust struct {
+	// Digest is the digest the reference named ("sha256:…").
+	Digest string
+	// Evidence is the image's signatures and attestations, unverified; nil when Err is set.
+	Evidence *signature.Evidence
+	// Err says why the registry could not be asked (it names the registry and the image).
+	Err error
+
+	memo sync.Map // verification results by rule, computed once per gathered image
+}
+
+// remember returns the value memoised under key, computing it once.
+func (t *ImageTrust) remember(key string, compute func() any) any {
+	if v, ok := t.memo.Load(key); ok {
+		return v
+	}
+	v, _ := t.memo.LoadOrStore(key, compute())
+	return v
 }
 
 // ImageSubject is an image judged on its own, outside any workload (Engine.EvaluateImage).

@@ -41,6 +41,11 @@ func DefaultPolicy() (*Policy, error) {
 // Compile validates spec and builds a Policy. Every problem is reported, each with its field
 // path, in one error.
 func Compile(name, namespace string, spec *v1alpha1.SecurityPolicySpec) (*Policy, error) {
+	return CompileWith(name, namespace, spec, CompileOptions{})
+}
+
+// CompileWith is Compile with options for what lives outside the policy document (Secrets).
+func CompileWith(name, namespace string, spec *v1alpha1.SecurityPolicySpec, opts CompileOptions) (*Policy, error) {
 	root := field.NewPath("spec")
 	var errs field.ErrorList
 	p := &Policy{Name: name, Namespace: namespace, Mode: spec.Mode, severity: map[string]Severity{}}
@@ -63,9 +68,15 @@ func Compile(name, namespace string, spec *v1alpha1.SecurityPolicySpec) (*Policy
 	errs = append(errs, err...)
 	p.match = m
 
-	p.images = &ImageRules{}
+	p.images = &ImageRules{PinDigests: true}
 	requireDigest := false
 	if spec.Images != nil {
+		if spec.Images.PinDigests != nil {
+			p.images.PinDigests = *spec.Images.PinDigests
+		}
+		t, terrs := compileTrust(spec.Images, namespace, opts, root.Child("images"))
+		errs = append(errs, terrs...)
+		p.images.Trust = t
 		allow, aerr := imageref.ParseAllowlist(spec.Images.AllowedRegistries)
 		if aerr != nil {
 			errs = append(errs, field.Invalid(root.Child("images", "allowedRegistries"), spec.Images.AllowedRegistries, aerr.Error()))

@@ -14,6 +14,8 @@ var builtinChecks = []*Check{
 	checkImageLatest,
 	checkImageVulnerabilities,
 	checkImageReportAge,
+	checkImageSignature,
+	checkImageAttestation,
 	checkReadOnlyRootFS,
 	checkResources,
 	checkAutomountSAToken,

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/outrider-sec/outrider/api/v1alpha1"
+	"github.com/outrider-sec/outrider/internal/imageref"
+	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 	"github.com/outrider-sec/outrider/internal/imagetrust/vuln"
 )
 
@@ -157,6 +159,8 @@ type vulnSubject struct {
 	at     Violation // where a violation points: the container's image field, or nothing
 	image  string
 	report *vuln.EvaluatedReport
+	// trustErr is why the registry could not be asked for the image's report, if it could not.
+	trustErr error
 }
 
 // vulnSubjects lists what the vulnerability checks judge: nothing when the policy has no gate
@@ -178,13 +182,60 @@ func vulnSubjects(in *Input) (*VulnerabilityRules, []vulnSubject) {
 		if err != nil {
 			continue
 		}
-		out = append(out, vulnSubject{
+		s := vulnSubject{
 			at:     containerViolation(c, "image", ""),
 			image:  c.Container.Image,
 			report: in.ImageData.VulnerabilityReport(ref),
-		})
+		}
+		if s.report == nil {
+			s.report, s.trustErr = attestedReport(in, ref)
+		}
+		out = append(out, s)
 	}
 	return in.Images.Vulnerabilities, out
+}
+
+// attestedReport is the newest vulnerability report attested (cosign's vuln predicate) for
+// the image's digest and signed by an authority the policy trusts for reports: those of
+// spec.images.vulnerabilities.authorities, else those of the signature rules matching ref.
+// The front end's VEX documents apply. It returns the registry's error when it had one.
+func attestedReport(in *Input, ref imageref.Reference) (*vuln.EvaluatedReport, error) {
+	t := in.ImageData.Trust(ref)
+	if t == nil {
+		return nil, nil
+	}
+	if t.Err != nil {
+		return nil, t.Err
+	}
+	auths := in.Images.Trust.VulnAuthorities
+	key := "vuln|"
+	if len(auths) == 0 {
+		for _, r := range in.Images.Trust.Signatures {
+			if r.Images.Matches(ref) {
+				auths = append(auths, r.Authorities...)
+				key += fmt.Sprintf("%p,", r)
+			}
+		}
+	}
+	if len(auths) == 0 {
+		return nil, nil
+	}
+	rep := t.remember(key, func() any {
+		res := t.Evidence.VerifyAttestations(signature.PredicateTypeURI("vuln"), auths, in.Now)
+		var newest *vuln.EvaluatedReport
+		for _, st := range res.Statements {
+			r, err := vuln.ParseVerifiedPredicate(st.Predicate, ref.Name(), t.Digest)
+			if err != nil {
+				continue
+			}
+			source := fmt.Sprintf("attestation by %s", strings.Join(st.Signers, ", "))
+			if newest == nil || r.CreatedAt.After(newest.CreatedAt) {
+				newest = vuln.Evaluate(r, source, in.ImageData.VEX())
+			}
+		}
+		return newest
+	})
+	return rep.(*vuln.EvaluatedReport), nil
 }
 
 // violation is a violation at the subject's place.

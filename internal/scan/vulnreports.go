@@ -39,6 +39,11 @@ func (d *reportData) VulnerabilityReport(ref imageref.Reference) *vuln.Evaluated
 
 func (d *reportData) RequireVulnerabilityReport() bool { return d.require }
 
+// Trust is nil: scan reads reports from files; registry data comes with the image-trust front end.
+func (d *reportData) Trust(imageref.Reference) *policy.ImageTrust { return nil }
+
+func (d *reportData) VEX() []*vex.VEX { return nil }
+
 // loadVulnData reads the VEX documents and the reports and applies the first to the second. A
 // file that cannot be read or parsed is an input error naming it; the others are still used.
 func loadVulnData(reportFiles, vexFiles []string) ([]*vuln.EvaluatedReport, []report.InputError) {

@@ -115,3 +115,24 @@ func parseEnvelope(data []byte) (*Report, error) {
 	}
 	return parseStatement(payload)
 }
+
+// ParseVerifiedPredicate reads the predicate of a cosign vulnerability attestation whose
+// envelope the caller verified, about the image digest ("sha256:…") named name.
+func ParseVerifiedPredicate(predicate json.RawMessage, name, digest string) (*Report, error) {
+	type subject struct {
+		Name   string            `json:"name"`
+		Digest map[string]string `json:"digest"`
+	}
+	st := struct {
+		Type          string          `json:"_type"`
+		PredicateType string          `json:"predicateType"`
+		Subject       []subject       `json:"subject"`
+		Predicate     json.RawMessage `json:"predicate"`
+	}{"https://in-toto.io/Statement/v0.1", PredicateVuln,
+		[]subject{{Name: name, Digest: map[string]string{"sha256": strings.TrimPrefix(digest, "sha256:")}}}, predicate}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability attestation: %w", err)
+	}
+	return parseStatement(data)
+}
