@@ -88,12 +88,12 @@ func TestCheckImageSignature(t *testing.T) {
 func TestCompileSignatureRulesRefusesWhatCannotVerify(t *testing.T) {
 	k := newTestKey(t)
 	for name, spec := range map[string]string{
-		"no authorities":     "images:\n  signatures:\n  - images: [\"*\"]\n    authorities: []\n",
-		"threshold too high": signaturePolicy("r.example", 2, "Deny", k),
-		"bad key":            "images:\n  signatures:\n  - images: [\"*\"]\n    authorities:\n    - name: a\n      key: {pem: \"not a key\"}\n",
-		"key and keyless":    "images:\n  signatures:\n  - images: [\"*\"]\n    authorities:\n    - name: a\n      key: {pem: x}\n      keyless: {issuer: i, subject: s, roots: r}\n",
-		"secret offline":     "images:\n  signatures:\n  - images: [\"*\"]\n    authorities:\n    - name: a\n      key: {secretRef: {namespace: ns, name: keys}}\n",
-		"bad pattern":        "images:\n  signatures:\n  - images: [\"ghcr.io/acme:v1\"]\n    authorities:\n    - name: a\n      key: {pem: x}\n",
+		"no authorities":      "images:\n  signatures:\n  - images: [\"*\"]\n    authorities: []\n",
+		"threshold too high":  signaturePolicy("r.example", 2, "Deny", k),
+		"bad key":             "images:\n  signatures:\n  - images: [\"*\"]\n    authorities:\n    - name: a\n      key: {pem: \"not a key\"}\n",
+		"key and keyless":     "images:\n  signatures:\n  - images: [\"*\"]\n    authorities:\n    - name: a\n      key: {pem: x}\n      keyless: {issuer: i, subject: s, roots: r}\n",
+		"secret offline":      "images:\n  signatures:\n  - images: [\"*\"]\n    authorities:\n    - name: a\n      key: {secretRef: {namespace: ns, name: keys}}\n",
+		"bad pattern":         "images:\n  signatures:\n  - images: [\"ghcr.io/acme:v1\"]\n    authorities:\n    - name: a\n      key: {pem: x}\n",
 		"bad onRegistryError": "images:\n  onRegistryError: Maybe\n",
 	} {
 		t.Run(name, func(t *testing.T) {
