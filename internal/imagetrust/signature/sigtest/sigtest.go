@@ -166,6 +166,11 @@ func NewLog() (*Log, error) {
 	}, nil
 }
 
+// At returns the same log (same key) with a different clock, to log entries at other times.
+func (l *Log) At(now func() time.Time) *Log {
+	return &Log{PublicKeyPEM: l.PublicKeyPEM, Now: now, key: l.key, logID: l.logID}
+}
+
 // LogEntry records body and returns its bundle, as Rekor's API does.
 func (l *Log) LogEntry(_ context.Context, body []byte) (*signature.RekorBundle, error) {
 	l.mu.Lock()
