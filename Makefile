@@ -28,6 +28,10 @@ $(CONTROLLER_GEN):
 $(STATICCHECK):
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# cosign, for the signature package's interoperability tests (version pinned in hack/tools/cosign).
+bin/tools/cosign: hack/tools/cosign/go.mod hack/tools/cosign/go.sum
+	cd hack/tools/cosign && CGO_ENABLED=0 $(GO) build -trimpath -o $(TOOLS)/cosign github.com/sigstore/cosign/v2/cmd/cosign
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the CRDs from api/v1alpha1.
 	$(CONTROLLER_GEN) object paths=./api/...
