@@ -1,0 +1,317 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/outrider-sec/outrider/internal/identity/ca"
+	"github.com/outrider-sec/outrider/internal/mesh/authz"
+	"github.com/outrider-sec/outrider/internal/mesh/netnstest"
+	"github.com/outrider-sec/outrider/internal/mesh/proxy"
+)
+
+// patience bounds every wait for an event. It is generous on purpose: the tests assert that
+// something happens, not how fast, and the machine may be busy.
+const patience = 60 * time.Second
+
+const appPort = 8080
+
+// mesh is a network of pods, each a namespace with capture rules, an application and
+// (optionally) a proxy, and the CA that issues their identities.
+type mesh struct {
+	t   *testing.T
+	net *netnstest.Network
+	ca  *ca.CA
+	td  spiffeid.TrustDomain
+
+	mu   sync.Mutex
+	pods []*pod
+}
+
+// pod is one namespace on the bridge.
+type pod struct {
+	*netnstest.Node
+	m     *mesh
+	id    spiffeid.ID
+	proxy *proxy.Proxy
+	logs  *logSink
+	app   *echoServer
+}
+
+func newMesh(t *testing.T) *mesh {
+	t.Helper()
+	netnstest.Require(t)
+	authority, err := ca.New(ca.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &mesh{t: t, net: netnstest.New(t), ca: authority, td: authority.TrustDomain()}
+}
+
+// podOptions adjust a pod before its proxy starts.
+type podOptions struct {
+	noProxy bool // an outsider: no proxy, no capture rules
+	policy  *authz.Policy
+	config  func(*proxy.Config)
+	ttl     time.Duration
+}
+
+// addPod creates a pod with identity spiffe://<td>/ns/<namespace>/sa/<name>, an echo server on
+// appPort, capture rules and a proxy (unless noProxy). Its endpoint is added to every proxy.
+func (m *mesh) addPod(name, namespace string, o podOptions) *pod {
+	m.t.Helper()
+	p := &pod{Node: m.net.AddNode(name), m: m, logs: &logSink{}}
+	p.id = spiffeid.RequireFromPath(m.td, "/ns/"+namespace+"/sa/"+name)
+	p.app = serveEcho(m.t, p.Node, appPort)
+	if o.noProxy {
+		return p
+	}
+	p.IPTablesRestore(netnstest.CaptureRules(15006, 15001, proxy.ProxyMark))
+	cfg := proxy.Config{
+		NetNS:           p.Path(),
+		Log:             slog.New(slog.NewJSONHandler(io.MultiWriter(p.logs, testWriter{m.t, name}), nil)),
+		LogAllowedEvery: 1,
+		ShutdownGrace:   time.Second,
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	px, err := proxy.New(cfg)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	p.proxy = px
+	must(m.t, px.SetCertificate(m.certificate(p.id, o.ttl)))
+	must(m.t, px.SetTrustBundle(m.ca.Bundle()))
+	if o.policy == nil {
+		o.policy = &authz.Policy{}
+	}
+	must(m.t, px.SetPolicy(o.policy))
+	must(m.t, px.Listen())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); px.Serve(ctx) }()
+	m.t.Cleanup(func() { cancel(); <-done })
+	m.mu.Lock()
+	m.pods = append(m.pods, p)
+	m.mu.Unlock()
+	m.publishEndpoints()
+	return p
+}
+
+// publishEndpoints gives every proxy the address → identity map of every meshed pod, as the
+// identity service will.
+func (m *mesh) publishEndpoints() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	eps := proxy.Endpoints{}
+	for _, p := range m.pods {
+		eps[p.Addr] = p.id
+	}
+	for _, p := range m.pods {
+		p.proxy.SetEndpoints(eps)
+	}
+}
+
+// certificate issues an X509-SVID for id from the mesh's CA.
+func (m *mesh) certificate(id spiffeid.ID, ttl time.Duration, provenance ...string) tls.Certificate {
+	m.t.Helper()
+	return issue(m.t, m.ca, id, ttl, provenance...)
+}
+
+func issue(t testing.TB, authority *ca.CA, id spiffeid.ID, ttl time.Duration, provenance ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := strings.Split(id.Path(), "/") // "", "ns", N, "sa", S
+	svid, err := authority.Issue(ca.IssueRequest{CSR: csr, Namespace: segs[2], ServiceAccount: segs[4], TTL: ttl, Provenance: provenance})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{PrivateKey: key, Leaf: svid.Leaf()}
+	for _, c := range svid.Certificates {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	return cert
+}
+
+// dialApp connects from p's namespace to target's application port, as p's application
+// would: the connection goes through p's capture rules and proxy.
+func (p *pod) dialApp(target *pod) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	return p.Dial(ctx, target.AddrPort(appPort))
+}
+
+// roundTrip sends msg on c and reads the echo back; an error means the exchange failed.
+func roundTrip(c net.Conn, msg []byte) error {
+	c.SetDeadline(time.Now().Add(patience))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write(msg); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if !bytes.Equal(got, msg) {
+		return fmt.Errorf("echo differs: got %q, want %q", got, msg)
+	}
+	return nil
+}
+
+// expectRefused asserts that c carries no data: the read ends with EOF or a reset, not an
+// echo. A refused mesh connection is closed by a proxy after the TCP handshake succeeded.
+func expectRefused(t *testing.T, c net.Conn, err error) {
+	t.Helper()
+	if err != nil {
+		return // refused before the connection was even established
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(patience))
+	c.Write([]byte("hello?"))
+	buf := make([]byte, 64)
+	n, rerr := c.Read(buf)
+	if n > 0 {
+		t.Fatalf("a refused connection returned data: %q", buf[:n])
+	}
+	if ne, ok := rerr.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("a refused connection stayed open for %s", patience)
+	}
+}
+
+// echoServer is the application: it echoes every byte and records who connected.
+type echoServer struct {
+	mu      sync.Mutex
+	remotes []string
+}
+
+func serveEcho(t *testing.T, n *netnstest.Node, port int) *echoServer {
+	ln := n.Listen(fmt.Sprintf("0.0.0.0:%d", port))
+	s := &echoServer{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.remotes = append(s.remotes, c.RemoteAddr().String())
+			s.mu.Unlock()
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+				c.(*net.TCPConn).CloseWrite()
+			}()
+		}
+	}()
+	return s
+}
+
+func (s *echoServer) clients() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.remotes...)
+}
+
+// logSink collects a proxy's JSON log lines.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+func (l *logSink) entries() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
+		var e map[string]any
+		if json.Unmarshal(line, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitFor returns the first log entry with message msg whose attributes include want, waiting
+// up to patience for it.
+func (l *logSink) waitFor(t *testing.T, msg string, want map[string]any) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		for _, e := range l.entries() {
+			if e["msg"] == msg && matches(e, want) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q log entry with %v within %s", msg, want, patience)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *logSink) count(msg string, want map[string]any) int {
+	n := 0
+	for _, e := range l.entries() {
+		if e["msg"] == msg && matches(e, want) {
+			n++
+		}
+	}
+	return n
+}
+
+func matches(e map[string]any, want map[string]any) bool {
+	for k, v := range want {
+		if fmt.Sprint(e[k]) != fmt.Sprint(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// testWriter sends log lines to t.Log, prefixed with the pod, so a failing test shows them.
+type testWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("%s: %s", w.name, bytes.TrimSpace(b))
+	return len(b), nil
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
