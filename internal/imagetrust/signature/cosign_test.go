@@ -196,3 +196,48 @@ func TestCosignAttestVerifiesHere(t *testing.T) {
 		})
 	}
 }
+
+// Keyless formats, without Fulcio: cosign signs with a key and a certificate from our test
+// CA (--certificate, --certificate-chain) → our keyless authority verifies; our keyless Sign
+// → cosign verify with --certificate-identity and --certificate-oidc-issuer accepts.
+func TestCosignKeylessFormats(t *testing.T) {
+	dir := t.TempDir()
+	host := newRegistry(t)
+	f := newKeylessFixture(t)
+	now := time.Now()
+	s := f.issue(t, ciSubject, ciIssuer, now.Add(-time.Minute), now.Add(time.Hour))
+	keyPEM, err := s.PrivateKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, inter := s.CertificatePEM()
+	for file, data := range map[string][]byte{"key.pem": keyPEM, "cert.pem": cert, "chain.pem": append(append([]byte(nil), inter...), f.ca.RootPEM...)} {
+		if err := os.WriteFile(filepath.Join(dir, file), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCosign(t, dir, "import-key-pair", "--key", "key.pem", "--output-key-prefix", "ci")
+	auth := keylessAuthority(t, signature.Keyless{Issuer: ciIssuer, Subject: ciSubject, RootsPEM: f.ca.RootPEM})
+
+	d := pushImage(t, host, "shop/api", "v1")
+	mustCosign(t, dir, "sign", "--key", "ci.key", "--certificate", "cert.pem", "--certificate-chain", "chain.pem",
+		"--tlog-upload=false", "--allow-http-registry", d.String())
+	if r := verify(t, d, auth); len(r.Signers) != 1 {
+		t.Fatalf("cosign's certificate signature: %v", r.Reasons)
+	}
+	wrong := keylessAuthority(t, signature.Keyless{Issuer: ciIssuer, Subject: "someone@else.example", RootsPEM: f.ca.RootPEM})
+	if r := verify(t, d, wrong); len(r.Signers) != 0 {
+		t.Fatal("verified for the wrong subject")
+	}
+
+	d2 := pushImage(t, host, "shop/api", "v2")
+	if err := signature.Sign(context.Background(), d2, s); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--certificate-oidc-issuer", ciIssuer, "--certificate-chain", "chain.pem",
+		"--insecure-ignore-tlog", "--insecure-ignore-sct", "--allow-http-registry", d2.String()}
+	mustCosign(t, dir, append([]string{"verify", "--certificate-identity", ciSubject}, args...)...)
+	if out, err := cosign(t, dir, append([]string{"verify", "--certificate-identity", "someone@else.example"}, args...)...); err == nil {
+		t.Fatalf("cosign verified our signature for the wrong identity:\n%s", out)
+	}
+}

@@ -196,4 +196,3 @@ func rewriteLayers(t testing.TB, d name.Digest, suffix string, edit func(blob []
 		t.Fatal(err)
 	}
 }
-

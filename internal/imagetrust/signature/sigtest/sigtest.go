@@ -84,6 +84,16 @@ func pemCert(der []byte) []byte {
 type Signer struct {
 	sigsig.SignerVerifier
 	cert, chain []byte
+	key         *ecdsa.PrivateKey
+}
+
+// PrivateKeyPEM returns the signer's key (PKCS#8 PEM), to hand to other tools.
+func (s *Signer) PrivateKeyPEM() ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(s.key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
 // CertificatePEM returns the signing certificate and the intermediate (signature.CertificateProvider).
@@ -132,7 +142,7 @@ func (ca *CA) Issue(subject, issuer string, notBefore, notAfter time.Time) (*Sig
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{SignerVerifier: sv, cert: pemCert(der), chain: ca.interPEM}, nil
+	return &Signer{SignerVerifier: sv, cert: pemCert(der), chain: ca.interPEM, key: key}, nil
 }
 
 // Log is a test transparency log: it signs a Rekor-style signed entry timestamp over each
