@@ -44,7 +44,8 @@ SERVICE_CIDR="10.96.0.0/16"
 SERVICE_IP="10.96.0.1"         # the `kubernetes` Service
 APISERVER_PORT=6443
 APISERVER_URL="https://${BRIDGE_IP}:${APISERVER_PORT}"
-REGISTRY_ADDR="127.0.0.1:5000"
+REGISTRY_ADDR="127.0.0.1:5000"           # image names use this one (containerd pulls from it)
+REGISTRY_POD_ADDR="${BRIDGE_IP}:5000"    # the same registry, pull-only, for pods (Outrider's controller)
 ETCD_CLIENT="http://127.0.0.1:2379"
 
 # The components `up` starts, in start order. The pid file of each is

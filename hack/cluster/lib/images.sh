@@ -1,5 +1,12 @@
 # shellcheck shell=bash
-# The local registry on 127.0.0.1:5000 and the images the cluster needs.
+# The local registry and the images the cluster needs. The registry listens on
+# 127.0.0.1:5000 (the name in every image reference; containerd pulls there)
+# and, for pulls only, on the bridge gateway 10.88.0.1:5000, the address of
+# this machine a pod can reach (a pod's 127.0.0.1 is its own): Outrider's
+# controller dials it there to resolve and verify images named
+# 127.0.0.1:5000/... Read-only, so no pod can push over the cluster's images.
+# The bridge has its address before the registry starts (ensure_bridge runs
+# first in up.sh).
 # Images are built with ocitool (go-containerregistry): no Docker, no
 # Dockerfile. Each build is reproducible (fixed timestamps), so pushing an
 # unchanged image again is a no-op that keeps its digest.
@@ -8,8 +15,10 @@ BUSYBOX_IMAGE="${REGISTRY_ADDR}/busybox:outrider"
 
 start_registry() {
   mkdir -p "$REGISTRY_DIR"
-  run_daemon registry "${TOOLS_BIN}/ocitool" registry --addr "$REGISTRY_ADDR" --dir "$REGISTRY_DIR"
+  run_daemon registry "${TOOLS_BIN}/ocitool" registry \
+    --addr "$REGISTRY_ADDR" --read-only-addr "$REGISTRY_POD_ADDR" --dir "$REGISTRY_DIR"
   wait_for "registry on ${REGISTRY_ADDR}" 30 registry curl -fsS "http://${REGISTRY_ADDR}/v2/"
+  wait_for "registry on ${REGISTRY_POD_ADDR}" 30 registry curl -fsS "http://${REGISTRY_POD_ADDR}/v2/"
 }
 
 # image_present REF: the registry serves a manifest for REF (NAME:TAG).
