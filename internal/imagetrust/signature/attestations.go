@@ -9,13 +9,13 @@ import (
 // Statement is a verified in-toto statement about the image.
 type Statement struct {
 	// Signers are the names of the authorities that verified its envelope, sorted.
-	Signers []string
+	Signers []string `json:"signers"`
 	// PredicateType is the statement's predicate type URI.
-	PredicateType string
+	PredicateType string `json:"predicateType"`
 	// Predicate is the statement's predicate, raw JSON.
-	Predicate json.RawMessage
+	Predicate json.RawMessage `json:"predicate"`
 	// Source says where on the registry it was found.
-	Source string
+	Source string `json:"source"`
 }
 
 // AttestationResult is the outcome of VerifyAttestations.
