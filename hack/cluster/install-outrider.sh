@@ -20,10 +20,18 @@ build_and_push() {
   IMAGE_TAG="dev-${sum}"
 }
 
+# The controller runs in a pod: it reaches the local registry on the bridge gateway, where the
+# registry listens too, under the name containerd pulls by. It may contact nothing else, except
+# E2E_DOWN_REGISTRY, a port the e2e tests serve themselves to play a registry that hangs.
+E2E_DOWN_REGISTRY="127.0.0.1:5999"
+
 install_chart() {
   log "installing outrider (image ${REGISTRY_ADDR}/outrider:${IMAGE_TAG}) into ${NAMESPACE}"
   "$OUTRIDER" install --kubeconfig "$ADMIN_KUBECONFIG" -n "$NAMESPACE" \
     --set "image.repository=${REGISTRY_ADDR}/outrider" --set "image.tag=${IMAGE_TAG}" \
+    --set "imageTrust.registryHosts={${REGISTRY_ADDR},${E2E_DOWN_REGISTRY}}" \
+    --set "imageTrust.registryMirrors={${REGISTRY_ADDR}=${BRIDGE_IP}:${REGISTRY_ADDR##*:},${E2E_DOWN_REGISTRY}=${BRIDGE_IP}:${E2E_DOWN_REGISTRY##*:}}" \
+    --set "audit.interval=${AUDIT_INTERVAL:-30s}" \
     --wait --timeout 4m
 }
 

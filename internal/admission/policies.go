@@ -37,7 +37,8 @@ func (PolicyDecider) Decide(_ context.Context, req *admissionv1.AdmissionRequest
 	if err != nil {
 		return &Decision{Allowed: false, Message: fmt.Sprintf("outrider refused %s %q: %v", req.Kind.Kind, req.Name, err)}, nil
 	}
-	if _, err := policy.Compile(req.Name, namespace, spec); err != nil {
+	// Secrets are not read here: a policy may be applied before the Secret it names.
+	if _, err := policy.CompileWith(req.Name, namespace, spec, policy.CompileOptions{SkipSecrets: true}); err != nil {
 		return &Decision{Allowed: false, Message: fmt.Sprintf("outrider refused %s %q: %v", req.Kind.Kind, req.Name, err)}, nil
 	}
 	return &Decision{Allowed: true}, nil

@@ -19,6 +19,8 @@ func newControllerCommand(s Streams) *cobra.Command {
 		o         controller.Options
 		failOn    string
 		exempt    string
+		hosts     []string
+		mirrors   []string
 		logFormat string
 		logLevel  string
 		log       *slog.Logger
@@ -46,6 +48,16 @@ only against a cluster whose webhook configurations point at it.`,
 					}
 				}
 			}
+			for _, h := range hosts {
+				if h = strings.TrimSpace(h); h != "" {
+					o.RegistryHosts = append(o.RegistryHosts, h)
+				}
+			}
+			m, err := parseMirrors(mirrors)
+			if err != nil {
+				return err
+			}
+			o.RegistryMirrors = m
 			if o.Namespace == "" {
 				o.Namespace = os.Getenv("POD_NAMESPACE")
 			}
@@ -79,9 +91,32 @@ only against a cluster whose webhook configurations point at it.`,
 	f.StringVar(&exempt, "exec-exempt-groups", "", "comma-separated groups that may exec/attach/port-forward into any pod")
 	f.DurationVar(&o.AuditInterval, "audit-interval", 5*time.Minute, "how often running workloads are audited")
 	f.BoolVar(&o.LeaderElect, "leader-elect", false, "elect one replica to write policy status and reports")
+	f.DurationVar(&o.RegistryTimeout, "registry-timeout", 2*time.Second, "bound of each registry request (digests, signatures, attestations); keep it inside the webhook timeout")
+	f.StringSliceVar(&hosts, "registry-hosts", nil, "the only registries image trust may contact (host or host:port, comma-separated); empty allows any")
+	f.StringSliceVar(&mirrors, "registry-mirrors", nil, "registry=address pairs: requests for images named on registry are sent to address (comma-separated)")
+	f.DurationVar(&o.ImageCacheTTL, "image-cache-ttl", 5*time.Minute, "how long a tag's digest and an image's signatures are reused")
+	f.DurationVar(&o.ImageNegativeCacheTTL, "image-negative-cache-ttl", 10*time.Second, "how long a registry error is reused before asking again")
+	f.BoolVar(&o.ReadPullSecrets, "read-pull-secrets", true, "read pods' image pull secrets and key.secretRef Secrets (get only)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
+}
+
+// parseMirrors reads "registry=address" pairs.
+func parseMirrors(pairs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range pairs {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		from, to, ok := strings.Cut(p, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			return nil, usageError("--registry-mirrors: want registry=address, like 127.0.0.1:5000=10.88.0.1:5000, not %q", p)
+		}
+		out[strings.ToLower(from)] = to
+	}
+	return out, nil
 }
 
 // newLogger builds the process logger; it is passed down, never global.

@@ -5,9 +5,13 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/imagetrust"
+	"github.com/outrider-sec/outrider/internal/imagetrust/registry"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/report"
 	"github.com/outrider-sec/outrider/internal/scan"
@@ -25,6 +29,8 @@ type scanOptions struct {
 	vulnReports    []string
 	vexFiles       []string
 	requireReport  bool
+	offline        bool
+	registryTO     time.Duration
 
 	severity policy.Severity
 	policies []*policy.Policy
@@ -58,6 +64,12 @@ the default policy then gains failOn: high and maxReportAge: 168h. A policy file
 policy a vulnerabilities section is refused, so reports are never silently ignored.
 See docs/scan-vulnerabilities.md.
 
+Image trust: when a policy has spec.images.signatures or attestations, scan reads the matching
+images' signatures and attestations from their registries (cosign's .sig/.att tags and the OCI
+referrers), with your docker credentials, exactly as the admission controller does, and signed
+cosign vulnerability attestations count as reports. --offline skips the registries: the images
+those rules apply to are then findings, since nothing verified them. See docs/image-trust.md.
+
 Exit codes:
   0  no finding at or above --fail-on from an Enforce policy
   1  at least one such finding
@@ -69,7 +81,8 @@ Exit codes:
   outrider scan --policy policy.yaml --fail-on medium k8s/
   trivy image -f json -o api.json registry.example.com/shop/api:1.4.2
   outrider scan --vuln-report api.json --vex api.openvex.json k8s/
-  outrider scan --vuln-report api.json                       # the report alone`,
+  outrider scan --vuln-report api.json                       # the report alone
+  outrider scan --policy signed-images.yaml k8s/             # verifies signatures on the registry`,
 		PreRunE: func(cmd *cobra.Command, args []string) error { return o.validate(args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, s, o, args)
@@ -86,7 +99,18 @@ Exit codes:
 	f.StringArrayVar(&o.vulnReports, "vuln-report", nil, "vulnerability report: Trivy/Grype JSON, SARIF or cosign vuln attestation (repeatable)")
 	f.StringArrayVar(&o.vexFiles, "vex", nil, "OpenVEX document applied to the reports (repeatable)")
 	f.BoolVar(&o.requireReport, "require-vuln-report", false, "an image with no matching --vuln-report is a finding (image.reportAge)")
+	f.BoolVar(&o.offline, "offline", false, "do not contact registries: images under signature or attestation rules become findings")
+	f.DurationVar(&o.registryTO, "registry-timeout", 10*time.Second, "bound of each registry request for image trust")
 	return cmd
+}
+
+// registry is the image-trust front end of the scan, nil when offline. It uses the caller's
+// docker credentials (~/.docker/config.json and credential helpers), as a pipeline would.
+func (o *scanOptions) registry() *imagetrust.Verifier {
+	if o.offline {
+		return nil
+	}
+	return imagetrust.NewVerifier(imagetrust.Config{Client: registry.New(registry.Options{Timeout: o.registryTO})})
 }
 
 func (o *scanOptions) validate(args []string) error {
@@ -152,6 +176,8 @@ func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error
 		VulnReports:       o.vulnReports,
 		VEX:               o.vexFiles,
 		RequireVulnReport: o.requireReport,
+		Registry:          o.registry(),
+		Keychain:          authn.DefaultKeychain,
 	}, out.Add)
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/outrider-sec/outrider/internal/admission"
+	"github.com/outrider-sec/outrider/internal/imageref"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
@@ -54,6 +58,12 @@ type Auditor struct {
 	Metrics *AuditMetrics
 	// ExcludeNamespaces are never audited, besides kube-system (set Outrider's own namespace).
 	ExcludeNamespaces []string
+	// Images gathers registry data afresh for image-trust rules (new vulnerability reports
+	// attached since admission); nil judges without it.
+	Images func(ctx context.Context, refs []imageref.Reference, pull admission.PullContext) policy.ImageData
+	// Events, when set, receive a Warning Event on a workload for each image finding the
+	// previous audit did not have (a vulnerability published since the image was admitted).
+	Events record.EventRecorder
 
 	// established waits for a CRD to be served; nil polls the API server. Tests inject one,
 	// since a fake client never sets the Established condition.
@@ -63,6 +73,8 @@ type Auditor struct {
 
 	once sync.Once
 	kick chan struct{}
+	// imageFindings are the image findings of the last audit, to announce only new ones.
+	imageFindings map[string]bool
 }
 
 // AuditMetrics are the audit's Prometheus series.
@@ -75,6 +87,9 @@ type AuditMetrics struct {
 	Duration prometheus.Gauge
 	// LastSuccess is when the last audit that wrote every report ended.
 	LastSuccess prometheus.Gauge
+	// ImageVulnerabilities counts running images over their vulnerability threshold at the
+	// last audit, by the worst severity that counted (one per image.vulnerabilities finding).
+	ImageVulnerabilities *prometheus.GaugeVec
 }
 
 // NewAuditMetrics creates the audit's series and registers them with reg.
@@ -89,8 +104,12 @@ func NewAuditMetrics(reg prometheus.Registerer) *AuditMetrics {
 			Name: "outrider_audit_duration_seconds", Help: "How long the last audit took."}),
 		LastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "outrider_audit_last_success_timestamp_seconds", Help: "When the last audit that wrote every report ended (Unix time)."}),
+		ImageVulnerabilities: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "outrider_image_vulnerabilities",
+			Help: "Running workload images over their policy's vulnerability threshold at the last audit, by the worst severity that counted."},
+			[]string{"severity"}),
 	}
-	reg.MustRegister(m.Findings, m.Runs, m.Duration, m.LastSuccess)
+	reg.MustRegister(m.Findings, m.Runs, m.Duration, m.LastSuccess, m.ImageVulnerabilities)
 	return m
 }
 
@@ -163,6 +182,37 @@ type auditRun struct {
 	written, deleted                            int
 	// results counts findings by severity and result, for the findings gauge.
 	results map[[2]string]int
+	// imageVulns counts image.vulnerabilities findings by severity.
+	imageVulns map[string]int
+}
+
+// imageVulnerabilitiesCheck is the check whose findings outrider_image_vulnerabilities counts.
+const imageVulnerabilitiesCheck = "image.vulnerabilities"
+
+// announceImageFindings emits a Warning Event on each workload for every unsuppressed image
+// finding (image.*) that the previous audit did not have: what was clean at admission may not
+// be clean today. The first audit after a start announces what it finds.
+func (a *Auditor) announceImageFindings(byNamespace map[string][]auditedResource) {
+	current := map[string]bool{}
+	for _, resources := range byNamespace {
+		for i := range resources {
+			r := &resources[i]
+			for j := range r.Findings {
+				f := &r.Findings[j]
+				if !strings.HasPrefix(f.Check, "image.") || f.Suppressed != nil {
+					continue
+				}
+				key := string(r.UID) + "|" + f.Check + "|" + f.Path + "|" + f.Message
+				current[key] = true
+				if a.imageFindings[key] || a.Events == nil {
+					continue
+				}
+				ref := &corev1.ObjectReference{APIVersion: r.APIVersion, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, UID: r.UID}
+				a.Events.Eventf(ref, corev1.EventTypeWarning, "ImageTrustViolation", "%s (%s, policy %s): %s", f.Check, f.Severity, f.Policy, f.Message)
+			}
+		}
+	}
+	a.imageFindings = current
 }
 
 // audit evaluates every workload once and writes the reports.
@@ -179,7 +229,7 @@ func (a *Auditor) audit(ctx context.Context, engine *policy.Engine) error {
 	if err != nil {
 		return err
 	}
-	run := auditRun{results: map[[2]string]int{}}
+	run := auditRun{results: map[[2]string]int{}, imageVulns: map[string]int{}}
 	var errs []error
 	for _, ns := range sortedKeys(byNamespace) {
 		resources := byNamespace[ns]
@@ -193,6 +243,7 @@ func (a *Auditor) audit(ctx context.Context, engine *policy.Engine) error {
 			run.written++
 		}
 	}
+	a.announceImageFindings(byNamespace)
 	deleted, err := a.deleteStaleReports(ctx, byNamespace)
 	run.deleted = deleted
 	errs = append(errs, err)
@@ -219,6 +270,9 @@ func (r *auditRun) count(resources []auditedResource) {
 				r.findings++
 			}
 			r.results[[2]string{string(f.Severity), result}]++
+			if f.Check == imageVulnerabilitiesCheck && result != resultSkip {
+				r.imageVulns[string(f.Severity)]++
+			}
 		}
 	}
 }
@@ -238,6 +292,7 @@ func (a *Auditor) record(run *auditRun, took time.Duration, ok bool) {
 		for _, result := range []string{resultFail, resultWarn, resultSkip} {
 			m.Findings.WithLabelValues(string(sev), result).Set(float64(run.results[[2]string{string(sev), result}]))
 		}
+		m.ImageVulnerabilities.WithLabelValues(string(sev)).Set(float64(run.imageVulns[string(sev)]))
 	}
 	m.LastSuccess.SetToCurrentTime()
 }
@@ -291,7 +346,7 @@ func (a *Auditor) collect(ctx context.Context, engine *policy.Engine) (map[strin
 				return
 			}
 			ns := policy.Namespace{Name: o.GetNamespace(), Labels: labels[o.GetNamespace()]}
-			byNamespace[ns.Name] = append(byNamespace[ns.Name], judge(engine, o, k.gvk, ns))
+			byNamespace[ns.Name] = append(byNamespace[ns.Name], a.judge(ctx, engine, o, k.gvk, ns))
 		})
 		if err != nil {
 			return nil, err
@@ -333,7 +388,7 @@ func (a *Auditor) listAll(ctx context.Context, newList func() client.ObjectList,
 
 // judge evaluates one object. Typed list items have no apiVersion and kind, which the decoder
 // needs, so they are set from the list's kind first.
-func judge(engine *policy.Engine, o client.Object, gvk schema.GroupVersionKind, ns policy.Namespace) auditedResource {
+func (a *Auditor) judge(ctx context.Context, engine *policy.Engine, o client.Object, gvk schema.GroupVersionKind, ns policy.Namespace) auditedResource {
 	o.GetObjectKind().SetGroupVersionKind(gvk)
 	r := auditedResource{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind,
 		Namespace: o.GetNamespace(), Name: o.GetName(), UID: o.GetUID()}
@@ -346,6 +401,11 @@ func judge(engine *policy.Engine, o client.Object, gvk schema.GroupVersionKind, 
 	if err != nil {
 		r.DecodeErr = err
 		return r
+	}
+	if a.Images != nil {
+		if refs := engine.TrustNeeds(obj, ns); len(refs) > 0 {
+			engine = engine.WithImageData(a.Images(ctx, refs, admission.PullContextOf(obj)))
+		}
 	}
 	r.Findings = engine.Evaluate(obj, ns)
 	return r

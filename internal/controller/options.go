@@ -33,6 +33,20 @@ type Options struct {
 	AuditInterval time.Duration
 	// LeaderElect makes one replica the writer of policy status and reports (default true in the chart).
 	LeaderElect bool
+	// RegistryTimeout bounds each registry request of image trust (default 2s).
+	RegistryTimeout time.Duration
+	// RegistryHosts are the only registries image trust contacts; empty allows any.
+	RegistryHosts []string
+	// RegistryMirrors map a registry name to the address dialled for it.
+	RegistryMirrors map[string]string
+	// ImageCacheTTL is how long digests and evidence are reused (default 5m).
+	ImageCacheTTL time.Duration
+	// ImageNegativeCacheTTL is how long a registry error is reused (default 10s).
+	ImageNegativeCacheTTL time.Duration
+	// ReadPullSecrets reads pods' image pull secrets and key.secretRef Secrets.
+	ReadPullSecrets bool
+	// VEXInterval is how often the VEX ConfigMaps are re-read (default 30s).
+	VEXInterval time.Duration
 }
 
 func (o *Options) defaults() error {
@@ -59,6 +73,9 @@ func (o *Options) defaults() error {
 	}
 	if o.AuditInterval == 0 {
 		o.AuditInterval = 5 * time.Minute
+	}
+	if o.VEXInterval == 0 {
+		o.VEXInterval = 30 * time.Second
 	}
 	return nil
 }

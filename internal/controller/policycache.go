@@ -2,12 +2,15 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/client-go/tools/cache"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -21,6 +24,9 @@ import (
 // when any of them changes. A policy that does not compile is left out and logged (its status,
 // written by the leader, says why); the others stay in force.
 type PolicyCache struct {
+	// Secrets reads the keys of key.secretRef authorities; nil leaves such policies out.
+	Secrets policy.SecretReader
+
 	cache   crcache.Cache
 	log     *slog.Logger
 	engine  atomic.Pointer[policy.Engine]
@@ -29,7 +35,16 @@ type PolicyCache struct {
 	mu sync.Mutex
 	// listeners are told when a new engine is in force (the audit re-runs).
 	listeners []func()
+	// fingerprint identifies what the engine in force was compiled from (policy versions and
+	// the Secret keys read), so a rebuild that would change nothing is dropped.
+	fingerprint string
+	// readsSecrets is set when the last rebuild read a Secret: they are re-read every
+	// SecretRefresh, since Secrets are not watched (get only).
+	readsSecrets atomic.Bool
 }
+
+// SecretRefresh is how often policies that read Secrets are recompiled to see key rotations.
+const SecretRefresh = time.Minute
 
 // NewPolicyCache reads policies from c, which must be started by the manager.
 func NewPolicyCache(c crcache.Cache, log *slog.Logger) *PolicyCache {
@@ -77,10 +92,16 @@ func (p *PolicyCache) Start(ctx context.Context) error {
 		return errors.New("policy cache did not sync")
 	}
 	p.poke()
+	refresh := time.NewTicker(SecretRefresh)
+	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-refresh.C:
+			if p.readsSecrets.Load() {
+				p.poke()
+			}
 		case <-p.changed:
 			if err := p.rebuild(ctx); err != nil {
 				p.log.Error("compiling policies failed", "err", err)
@@ -112,8 +133,21 @@ func (p *PolicyCache) rebuild(ctx context.Context) error {
 	})
 	var compiled []*policy.Policy
 	invalid := 0
-	add := func(namespace, name string, spec *v1alpha1.SecurityPolicySpec) {
-		c, err := policy.Compile(name, namespace, spec)
+	var fp strings.Builder
+	var secrets policy.SecretReader
+	readSecret := false
+	if p.Secrets != nil {
+		secrets = func(namespace, name, key string) ([]byte, error) {
+			readSecret = true
+			data, err := p.Secrets(namespace, name, key)
+			sum := sha256.Sum256(data)
+			fmt.Fprintf(&fp, "secret %s/%s/%s %x %v;", namespace, name, key, sum[:8], err)
+			return data, err
+		}
+	}
+	add := func(namespace, name, version string, spec *v1alpha1.SecurityPolicySpec) {
+		fmt.Fprintf(&fp, "policy %s/%s@%s;", namespace, name, version)
+		c, err := policy.CompileWith(name, namespace, spec, policy.CompileOptions{Secrets: secrets})
 		if err != nil {
 			invalid++
 			p.log.Error("policy left out: it does not compile", "namespace", namespace, "name", name, "err", err)
@@ -122,11 +156,16 @@ func (p *PolicyCache) rebuild(ctx context.Context) error {
 		compiled = append(compiled, c)
 	}
 	for i := range csps.Items {
-		add("", csps.Items[i].Name, &csps.Items[i].Spec)
+		add("", csps.Items[i].Name, csps.Items[i].ResourceVersion, &csps.Items[i].Spec)
 	}
 	for i := range sps.Items {
-		add(sps.Items[i].Namespace, sps.Items[i].Name, &sps.Items[i].Spec)
+		add(sps.Items[i].Namespace, sps.Items[i].Name, sps.Items[i].ResourceVersion, &sps.Items[i].Spec)
 	}
+	p.readsSecrets.Store(readSecret)
+	if fp.String() == p.fingerprint && p.engine.Load() != nil {
+		return nil // nothing changed (a periodic Secret re-read, an informer resync)
+	}
+	p.fingerprint = fp.String()
 	p.engine.Store(policy.NewEngine(compiled, nil))
 	p.mu.Lock()
 	listeners := append([]func(){}, p.listeners...)

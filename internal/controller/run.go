@@ -87,6 +87,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	policies := NewPolicyCache(mgr.GetCache(), log.With("component", "policies"))
+	if opts.ReadPullSecrets {
+		policies.Secrets = secretReader(mgr.GetAPIReader())
+	}
+	facts := newImageFacts(opts, mgr.GetAPIReader(), log)
 	if err := mgr.Add(policies); err != nil {
 		return err
 	}
@@ -106,7 +110,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	server := &drainingServer{Server: mgr.GetWebhookServer(), drain: drain}
 	server.Register(PathValidateWorkloads, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "workloads", Trail: trail,
-		Decider: &admission.WorkloadDecider{Engines: policies.Engine, Namespaces: lookups, FailOn: opts.FailOn},
+		Decider: &admission.WorkloadDecider{Engines: policies.Engine, Namespaces: lookups, Images: facts, FailOn: opts.FailOn},
 	}})
 	server.Register(PathValidateConnect, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "connect", Trail: trail,
@@ -116,16 +120,21 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Webhook: "policies", Trail: trail, Decider: admission.PolicyDecider{},
 	}})
 	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
-		Webhook: "mutate", Trail: trail, Decider: admission.NoMutation{},
+		Webhook: "mutate", Trail: trail, Decider: &admission.PinDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts},
 	}})
 
-	if err := (&statusReconciler{client: mgr.GetClient()}).setup(mgr); err != nil {
+	if err := (&statusReconciler{client: mgr.GetClient(), secrets: policies.Secrets}).setup(mgr); err != nil {
 		return err
 	}
 	auditor := &Auditor{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Engines: policies.Engine,
 		Interval: opts.AuditInterval, Log: log.With("component", "audit"), Metrics: NewAuditMetrics(metrics.Registry),
-		ExcludeNamespaces: []string{opts.Namespace}}
+		ExcludeNamespaces: []string{opts.Namespace}, Images: facts.auditData,
+		Events: mgr.GetEventRecorderFor("outrider-audit")}
 	policies.OnChange(auditor.Trigger)
+	facts.vex.onChange = auditor.Trigger
+	if err := mgr.Add(facts.vex); err != nil {
+		return err
+	}
 	if err := mgr.Add(auditor); err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ import (
 // It runs on the leader only.
 type statusReconciler struct {
 	client client.Client
+	// secrets reads key.secretRef keys, so a missing Secret shows in the status.
+	secrets policy.SecretReader
 }
 
 func (r *statusReconciler) setup(mgr ctrl.Manager) error {
@@ -44,7 +46,7 @@ func (r *statusReconciler) reconcile(ctx context.Context, req reconcile.Request,
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	desired := statusFor(namespace, obj.GetName(), spec, obj.GetGeneration())
+	desired := statusFor(namespace, obj.GetName(), spec, obj.GetGeneration(), r.secrets)
 	if desired == *status {
 		return reconcile.Result{}, nil
 	}
@@ -53,8 +55,8 @@ func (r *statusReconciler) reconcile(ctx context.Context, req reconcile.Request,
 }
 
 // statusFor compiles the spec the way the policy cache does and reports the outcome.
-func statusFor(namespace, name string, spec *v1alpha1.SecurityPolicySpec, generation int64) v1alpha1.SecurityPolicyStatus {
-	if _, err := policy.Compile(name, namespace, spec); err != nil {
+func statusFor(namespace, name string, spec *v1alpha1.SecurityPolicySpec, generation int64, secrets policy.SecretReader) v1alpha1.SecurityPolicyStatus {
+	if _, err := policy.CompileWith(name, namespace, spec, policy.CompileOptions{Secrets: secrets}); err != nil {
 		return v1alpha1.SecurityPolicyStatus{Ready: false, Message: err.Error(), ObservedGeneration: generation}
 	}
 	return v1alpha1.SecurityPolicyStatus{Ready: true, Message: "in force", ObservedGeneration: generation}

@@ -208,7 +208,7 @@ func attestedReport(in *Input, ref imageref.Reference) (*vuln.EvaluatedReport, e
 		return nil, t.Err
 	}
 	auths := in.Images.Trust.VulnAuthorities
-	key := "vuln|"
+	key := fmt.Sprintf("vuln|%p|", in.ImageData.VEX()) // new VEX documents, new report
 	if len(auths) == 0 {
 		for _, r := range in.Images.Trust.Signatures {
 			if r.Images.Matches(ref) {

@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/outrider-sec/outrider/internal/imagetrust"
 	"github.com/outrider-sec/outrider/internal/imagetrust/vuln"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/report"
@@ -39,6 +42,12 @@ type Options struct {
 	VEX []string
 	// RequireVulnReport makes an image with no matching report a finding (image.reportAge).
 	RequireVulnReport bool
+	// Registry asks registries about images that image-trust rules (signatures, attestations)
+	// apply to, as admission does. Nil is an offline scan: such images are findings, since
+	// they could not be verified.
+	Registry *imagetrust.Verifier
+	// Keychain holds the registry credentials (nil: anonymous).
+	Keychain authn.Keychain
 }
 
 func (o *Options) defaults() error {
@@ -103,9 +112,11 @@ func Stream(ctx context.Context, opts Options, emit func(part *report.Result) er
 			return nil, err
 		}
 	}
-	e := &evaluator{engine: policy.NewEngine(opts.Policies, opts.Now), defaultNS: opts.Namespace}
+	e := &evaluator{engine: policy.NewEngine(opts.Policies, opts.Now), defaultNS: opts.Namespace,
+		registry: opts.Registry, keychain: opts.Keychain}
 	if len(opts.VulnReports) > 0 {
-		e.engine = e.engine.WithImageData(&reportData{index: vuln.NewIndex(reports), require: opts.RequireVulnReport})
+		e.data = imagetrust.Data{Reports: vuln.NewIndex(reports), RequireReport: opts.RequireVulnReport}
+		e.engine = e.engine.WithImageData(&e.data)
 	}
 	if len(opts.Paths) == 0 && len(opts.Kustomizations) == 0 && len(reports) > 0 {
 		if err := emitCounted(e.judgeReportsAlone(reports)); err != nil {
@@ -135,6 +146,25 @@ type evaluator struct {
 	engine     *policy.Engine
 	namespaces map[string]map[string]string
 	defaultNS  string
+	// data is what the report files say; registry data is added per object.
+	data     imagetrust.Data
+	registry *imagetrust.Verifier
+	keychain authn.Keychain
+}
+
+// engineFor returns the engine with what registries hold about o's images, when image-trust
+// rules that apply to o ask for it and the scan is not offline.
+func (e *evaluator) engineFor(ctx context.Context, o *workload.Object, ns policy.Namespace) *policy.Engine {
+	if e.registry == nil {
+		return e.engine
+	}
+	refs := e.engine.TrustNeeds(o, ns)
+	if len(refs) == 0 {
+		return e.engine
+	}
+	data := e.data
+	data.Registry = e.registry.Gather(ctx, refs, e.keychain, false)
+	return e.engine.WithImageData(&data)
 }
 
 // scanSource reads, decodes and evaluates one source, and keeps only what the report needs:
@@ -154,7 +184,8 @@ func (e *evaluator) scanSource(ctx context.Context, src source) *report.Result {
 		part.Errors = append(part.Errors, report.InputError{File: de.File, Line: de.Line, Message: de.Message})
 	}
 	for _, o := range objs {
-		findings := e.engine.Evaluate(o, e.namespaceOf(o))
+		ns := e.namespaceOf(o)
+		findings := e.engineFor(ctx, o, ns).Evaluate(o, ns)
 		if o.Template == nil && len(findings) == 0 {
 			continue // not a workload: passes through untouched
 		}

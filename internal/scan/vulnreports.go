@@ -8,7 +8,6 @@ import (
 	"github.com/openvex/go-vex/pkg/vex"
 
 	"github.com/outrider-sec/outrider/api/v1alpha1"
-	"github.com/outrider-sec/outrider/internal/imageref"
 	"github.com/outrider-sec/outrider/internal/imagetrust/vuln"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/report"
@@ -26,23 +25,6 @@ func defaultVulnPolicy() (*policy.Policy, error) {
 		}},
 	})
 }
-
-// reportData is the policy.ImageData of a scan: the reports given, indexed by image.
-type reportData struct {
-	index   *vuln.Index
-	require bool
-}
-
-func (d *reportData) VulnerabilityReport(ref imageref.Reference) *vuln.EvaluatedReport {
-	return d.index.Lookup(ref)
-}
-
-func (d *reportData) RequireVulnerabilityReport() bool { return d.require }
-
-// Trust is nil: scan reads reports from files; registry data comes with the image-trust front end.
-func (d *reportData) Trust(imageref.Reference) *policy.ImageTrust { return nil }
-
-func (d *reportData) VEX() []*vex.VEX { return nil }
 
 // loadVulnData reads the VEX documents and the reports and applies the first to the second. A
 // file that cannot be read or parsed is an input error naming it; the others are still used.
