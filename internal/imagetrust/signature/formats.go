@@ -24,8 +24,6 @@ const (
 	annotationChain       = "dev.sigstore.cosign/chain"
 	annotationBundle      = "dev.sigstore.cosign/bundle"
 	annotationPredicate   = "predicateType"
-
-	bundlePredicateAnnotation = "dev.sigstore.bundle.predicateType"
 )
 
 // Predicate types with short names, as cosign's --type flag knows them.

@@ -159,3 +159,21 @@ func TestKeylessLogEntryMustNameTheSignature(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 }
+
+// Keyless attestations with a log entry (intoto 0.0.2 body) verify; copied to another image
+// they do not.
+func TestKeylessAttestationWithLog(t *testing.T) {
+	f := newKeylessFixture(t)
+	host := newRegistry(t)
+	d := pushImage(t, host, "shop/api", "v1")
+	now := time.Now()
+	s := f.issue(t, ciSubject, ciIssuer, now.Add(-time.Minute), now.Add(time.Minute))
+	if err := signature.Attest(context.Background(), d, sigtest.LoggedSigner{Signer: s, Log: f.log}, signature.SLSAProvenanceV02, []byte(provenanceV02)); err != nil {
+		t.Fatal(err)
+	}
+	auth := keylessAuthority(t, withLog(signature.Keyless{Issuer: ciIssuer, Subject: ciSubject, RootsPEM: f.ca.RootPEM}, f.log))
+	r := fetch(t, d).VerifyAttestations(signature.SLSAProvenanceV02, []*signature.Authority{auth}, now.Add(time.Hour))
+	if len(r.Statements) != 1 {
+		t.Fatalf("keyless attestation: %+v", r)
+	}
+}
