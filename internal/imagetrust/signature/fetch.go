@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,10 +27,10 @@ func Fetch(ctx context.Context, digestRef name.Digest, opts ...remote.Option) (*
 		ev:   &Evidence{Digest: digestRef},
 		opts: append(append([]remote.Option(nil), opts...), remote.WithContext(ctx)),
 	}
-	if err := f.taggedManifest(tagFor(digestRef, "sig"), parseSignatureLayer, &f.ev.signatures); err != nil {
+	if err := f.taggedManifest(tagFor(digestRef, "sig"), signatureLayers, &f.ev.signatures); err != nil {
 		return nil, err
 	}
-	if err := f.taggedManifest(tagFor(digestRef, "att"), parseAttestationLayer, &f.ev.attestations); err != nil {
+	if err := f.taggedManifest(tagFor(digestRef, "att"), attestationLayers, &f.ev.attestations); err != nil {
 		return nil, err
 	}
 	if err := f.referrers(digestRef); err != nil {
@@ -50,12 +51,24 @@ type fetcher struct {
 
 type layerParser func(source string, blob []byte, ann map[string]string) (*candidate, error)
 
+// layerKind is a kind of evidence layer: its parser and the layer media types it reads.
+type layerKind struct {
+	parse      layerParser
+	mediaTypes []string
+}
+
+var (
+	signatureLayers   = layerKind{parseSignatureLayer, []string{SimpleSigningMediaType}}
+	attestationLayers = layerKind{parseAttestationLayer, []string{DSSEMediaType}}
+	bundleLayers      = layerKind{parseBundleLayer, []string{BundleMediaType, bundleMediaTypeV02, bundleMediaTypeV01}}
+)
+
 func (f *fetcher) skip(format string, args ...any) {
 	f.ev.Skipped = append(f.ev.Skipped, fmt.Sprintf(format, args...))
 }
 
 // taggedManifest reads the manifest at tag, if any, and parses its layers into dst.
-func (f *fetcher) taggedManifest(tag name.Tag, parse layerParser, dst *[]*candidate) error {
+func (f *fetcher) taggedManifest(tag name.Tag, kind layerKind, dst *[]*candidate) error {
 	desc, err := remote.Get(tag, f.opts...)
 	if isNotFound(err) {
 		return nil
@@ -63,11 +76,11 @@ func (f *fetcher) taggedManifest(tag name.Tag, parse layerParser, dst *[]*candid
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", tag, err)
 	}
-	return f.manifest(tag.TagStr(), desc, parse, dst)
+	return f.manifest(tag.TagStr(), desc, kind, dst)
 }
 
 // manifest parses the layers of one signature, attestation or bundle manifest.
-func (f *fetcher) manifest(source string, desc *remote.Descriptor, parse layerParser, dst *[]*candidate) error {
+func (f *fetcher) manifest(source string, desc *remote.Descriptor, kind layerKind, dst *[]*candidate) error {
 	if desc.MediaType.IsIndex() {
 		f.skip("%s: an index, not a manifest", source)
 		return nil
@@ -88,6 +101,10 @@ func (f *fetcher) manifest(source string, desc *remote.Descriptor, parse layerPa
 			f.skip("%s: more than %d layers, the rest ignored", source, MaxLayers)
 			break
 		}
+		if !slices.Contains(kind.mediaTypes, string(l.MediaType)) {
+			f.skip("%s: media type %q is not %s", src, l.MediaType, strings.Join(kind.mediaTypes, " or "))
+			continue
+		}
 		blob, ok, err := f.blob(img, l, src)
 		if err != nil {
 			return err
@@ -95,7 +112,7 @@ func (f *fetcher) manifest(source string, desc *remote.Descriptor, parse layerPa
 		if !ok {
 			continue
 		}
-		c, err := parse(src, blob, l.Annotations)
+		c, err := kind.parse(src, blob, l.Annotations)
 		if err != nil {
 			f.skip("%s: %v", src, err)
 			continue

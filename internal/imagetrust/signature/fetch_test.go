@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,7 +61,16 @@ func TestFetchSkipsMalformedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	rc, _ := layers[0].Compressed()
+	valid, _ := io.ReadAll(rc)
 	garbage := []mutate.Addendum{
+		// a valid signature in a layer of another media type
+		{Layer: static.NewLayer(valid, "text/plain"), Annotations: m.Layers[0].Annotations},
 		{Layer: static.NewLayer([]byte("not json"), signature.SimpleSigningMediaType), Annotations: map[string]string{"dev.cosignproject.cosign/signature": "!!!"}},
 		{Layer: static.NewLayer([]byte("{}"), signature.SimpleSigningMediaType)},
 		{Layer: static.NewLayer(bytes.Repeat([]byte("x"), signature.MaxBlobBytes+1), signature.SimpleSigningMediaType),
@@ -77,8 +87,8 @@ func TestFetchSkipsMalformedLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := fetch(t, d)
-	if ev.SignatureCount() != 2 || len(ev.Skipped) != 3 {
-		t.Fatalf("signatures = %d, skipped = %q; want 2 and 3", ev.SignatureCount(), ev.Skipped)
+	if ev.SignatureCount() != 2 || len(ev.Skipped) != 4 {
+		t.Fatalf("signatures = %d, skipped = %q; want 2 and 4", ev.SignatureCount(), ev.Skipped)
 	}
 	r := ev.VerifySignatures([]*signature.Authority{ci}, time.Now())
 	if len(r.Signers) != 1 || len(r.Reasons) != 1 {

@@ -33,8 +33,8 @@ func (f *fetcher) referrers(d name.Digest) error {
 	}
 	considered := 0
 	for _, desc := range im.Manifests {
-		parse, dst := f.classify(desc.ArtifactType)
-		if parse == nil && desc.ArtifactType != "" && desc.ArtifactType != emptyMediaType {
+		kind, dst := f.classify(desc.ArtifactType)
+		if dst == nil && desc.ArtifactType != "" && desc.ArtifactType != emptyMediaType {
 			continue
 		}
 		if considered == MaxReferrers {
@@ -51,13 +51,13 @@ func (f *fetcher) referrers(d name.Digest) error {
 		if err != nil {
 			return fmt.Errorf("fetching referrer %s: %w", ref, err)
 		}
-		if parse == nil {
-			if parse, dst = f.classify(manifestArtifactType(rd)); parse == nil {
+		if dst == nil {
+			if kind, dst = f.classify(manifestArtifactType(rd)); dst == nil {
 				continue
 			}
 		}
 		var found []*candidate
-		if err := f.manifest("referrer "+desc.Digest.String(), rd, parse, &found); err != nil {
+		if err := f.manifest("referrer "+desc.Digest.String(), rd, kind, &found); err != nil {
 			return err
 		}
 		for _, c := range found {
@@ -73,16 +73,16 @@ func (f *fetcher) referrers(d name.Digest) error {
 }
 
 // classify picks the parser for a referrer's artifact type, and where its candidates go.
-func (f *fetcher) classify(artifactType string) (layerParser, *[]*candidate) {
+func (f *fetcher) classify(artifactType string) (layerKind, *[]*candidate) {
 	switch artifactType {
 	case SignatureArtifactType:
-		return parseSignatureLayer, &f.ev.signatures
+		return signatureLayers, &f.ev.signatures
 	case AttestationArtifactType, InTotoPayloadType:
-		return parseAttestationLayer, &f.ev.attestations
+		return attestationLayers, &f.ev.attestations
 	case BundleMediaType, bundleMediaTypeV02, bundleMediaTypeV01:
-		return parseBundleLayer, &f.ev.attestations
+		return bundleLayers, &f.ev.attestations
 	}
-	return nil, nil
+	return layerKind{}, nil
 }
 
 // manifestArtifactType is a manifest's artifactType, or else its config's media type.
