@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,8 +14,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,6 +42,8 @@ type mesh struct {
 	net *netnstest.Network
 	ca  *ca.CA
 	td  spiffeid.TrustDomain
+	// skew shifts the CA's clock, to issue certificates that are already expired.
+	skew atomic.Int64
 
 	mu   sync.Mutex
 	pods []*pod
@@ -57,11 +62,13 @@ type pod struct {
 func newMesh(t *testing.T) *mesh {
 	t.Helper()
 	netnstest.Require(t)
-	authority, err := ca.New(ca.Config{})
+	m := &mesh{t: t, net: netnstest.New(t)}
+	authority, err := ca.New(ca.Config{Now: func() time.Time { return time.Now().Add(time.Duration(m.skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mesh{t: t, net: netnstest.New(t), ca: authority, td: authority.TrustDomain()}
+	m.ca, m.td = authority, authority.TrustDomain()
+	return m
 }
 
 // podOptions adjust a pod before its proxy starts.
@@ -70,6 +77,8 @@ type podOptions struct {
 	policy  *authz.Policy
 	config  func(*proxy.Config)
 	ttl     time.Duration
+	// logAllowedEvery samples the allowed-connection log; default 1 (every one).
+	logAllowedEvery int
 }
 
 // addPod creates a pod with identity spiffe://<td>/ns/<namespace>/sa/<name>, an echo server on
@@ -86,7 +95,7 @@ func (m *mesh) addPod(name, namespace string, o podOptions) *pod {
 	cfg := proxy.Config{
 		NetNS:           p.Path(),
 		Log:             slog.New(slog.NewJSONHandler(io.MultiWriter(p.logs, testWriter{m.t, name}), nil)),
-		LogAllowedEvery: 1,
+		LogAllowedEvery: cmp.Or(o.logAllowedEvery, 1),
 		ShutdownGrace:   time.Second,
 	}
 	if o.config != nil {
@@ -155,6 +164,32 @@ func issue(t testing.TB, authority *ca.CA, id spiffeid.ID, ttl time.Duration, pr
 		cert.Certificate = append(cert.Certificate, c.Raw)
 	}
 	return cert
+}
+
+// expiredCertificate issues a certificate for id that expired an hour ago.
+func (m *mesh) expiredCertificate(id spiffeid.ID) tls.Certificate {
+	m.skew.Store(int64(-3 * time.Hour))
+	defer m.skew.Store(0)
+	return m.certificate(id, time.Hour)
+}
+
+// dialMeshTLS plays a mesh client by hand from p's namespace: TLS 1.3 with the mesh's ALPN to
+// target's application port, presenting cert (none if nil), without checking the server.
+// It returns the error of the first exchange; nil means the echo came back.
+func (p *pod) dialMeshTLS(target *pod, cert *tls.Certificate) error {
+	c, err := p.dialApp(target)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{proxy.ALPN}, InsecureSkipVerify: true}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	tc := tls.Client(c, cfg)
+	// In TLS 1.3 the client's handshake ends before the server has judged its certificate;
+	// a refusal arrives as an alert on the first read.
+	return roundTrip(tc, []byte("ping over hand-made TLS"))
 }
 
 // dialApp connects from p's namespace to target's application port, as p's application
@@ -314,4 +349,14 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func netipAddrPort(p *pod, port uint16) netip.AddrPort { return netip.AddrPortFrom(p.Addr, port) }
+
+func keys[K comparable, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
