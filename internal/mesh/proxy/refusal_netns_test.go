@@ -173,7 +173,7 @@ func TestGarbageOnInboundPortDoesNotCrashProxy(t *testing.T) {
 
 	hello := clientHelloBytes(t)
 	openings := map[string][]byte{
-		"random":                   []byte("\x00\xff\x16\x03\x01garbage\r\n\r\n"),
+		"random":                    []byte("\x00\xff\x16\x03\x01garbage\r\n\r\n"),
 		"handshake record, no body": {0x16, 0x03, 0x01},
 		"oversized record":          {0x16, 0x03, 0x01, 0xff, 0xff, 0x01},
 		"zero-length record":        {0x16, 0x03, 0x03, 0x00, 0x00},
