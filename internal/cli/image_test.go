@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -24,30 +22,10 @@ import (
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature/sigtest"
 )
 
-// runImage runs `outrider image …` in-process as Execute does, with the image command
-// added to the root, and returns exit code, stdout and stderr.
+// runImage runs `outrider image …` in-process (see run) and returns exit code, stdout and stderr.
 func runImage(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	s := Streams{In: strings.NewReader(stdin), Out: &out, Err: &errb}
-	root := NewRoot(s)
-	if c, _, err := root.Find([]string{"image"}); err != nil || c == root {
-		root.AddCommand(newImageCommand(s))
-	}
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	var exit *ExitError
-	switch {
-	case err == nil:
-		return 0, out.String(), errb.String()
-	case errors.As(err, &exit):
-		if exit.Err != nil {
-			fmt.Fprintf(&errb, "outrider: %v\n", exit.Err)
-		}
-		return exit.Code, out.String(), errb.String()
-	}
-	fmt.Fprintf(&errb, "outrider: %v\n", err)
-	return 2, out.String(), errb.String()
+	return run(t, stdin, args...)
 }
 
 // imageRegistry serves an in-process registry on 127.0.0.1 with one image at shop/api:v1.
