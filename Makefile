@@ -47,7 +47,7 @@ lint: $(STATICCHECK) ## go vet and staticcheck.
 	$(STATICCHECK) ./...
 
 .PHONY: unit
-unit: ## Unit tests with the race detector, fuzz seed corpora included.
+unit: bin/tools/cosign ## Unit tests with the race detector, fuzz seed corpora included (cosign for the interop tests).
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test

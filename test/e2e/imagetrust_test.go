@@ -377,35 +377,40 @@ func controllerReplicas(t *testing.T) int {
 func TestRegistryDownGivesTheConfiguredVerdictInTime(t *testing.T) {
 	hangingRegistry(t)
 	ci := newSigningKey(t, "ci")
-	image := downRegistry + "/acme/api:v1"
 	for _, c := range []struct {
 		action v1alpha1.RegistryErrorAction
 		admit  bool
 	}{{v1alpha1.RegistryErrorDeny, false}, {v1alpha1.RegistryErrorAllow, true}} {
 		t.Run(string(c.action), func(t *testing.T) {
 			ns := newNamespace(t, "down-"+strings.ToLower(string(c.action)), nil)
+			// Named by digest, so only the validating webhook asks the registry (a tag would cost
+			// the mutating webhook's resolution too: each webhook has its own 5s). Its own
+			// repository, so no cached error answers first.
+			image := downRegistry + "/acme/" + ns + "@sha256:" + strings.Repeat("ab", 32)
 			spec := signaturePolicy(1, ci)
 			spec.Images.Signatures[0].Images = []string{downRegistry + "/**"}
 			spec.Images.OnRegistryError = c.action
 			createSecurityPolicy(t, ns, "signed", spec)
 			cs, warns := clientWithWarnings(t)
-			var took time.Duration
+			var slowest time.Duration
 			var err error
 			var mu sync.Mutex
+			// The first asks of each replica wait for the registry's timeout (2s); later ones
+			// meet the cached error (10s). Every one must come well inside the webhook's 5s.
 			consistently(t, 90*time.Second, 2, "verdict with the registry down", func(ctx context.Context) (bool, error) {
 				start := time.Now()
 				_, e := cs.CoreV1().Pods(ns).Create(ctx, podRunning(ns, "api", image), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 				mu.Lock()
 				defer mu.Unlock()
-				took, err = time.Since(start), e
+				slowest, err = max(slowest, time.Since(start)), e
 				if c.admit {
 					return e == nil, nil
 				}
 				return e != nil && strings.Contains(e.Error(), "image.signature"), nil
 			})
-			t.Logf("verdict in %s", took.Round(time.Millisecond))
-			if took > 8*time.Second {
-				t.Errorf("the verdict took %s: the registry timeout must keep it well inside the webhook's", took)
+			t.Logf("slowest verdict: %s", slowest.Round(time.Millisecond))
+			if slowest < 1500*time.Millisecond || slowest > 4500*time.Millisecond {
+				t.Errorf("the slowest verdict took %s: want the registry timeout (2s), well inside the webhook's 5s", slowest)
 			}
 			if !c.admit {
 				for _, want := range []string{"127.0.0.1:5999", image} {
