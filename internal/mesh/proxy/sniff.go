@@ -33,83 +33,102 @@ const (
 	extensionALPN      = 16
 )
 
+// maxHelloRecords bounds how many TLS records a ClientHello may be split into. Real clients
+// use one; the bound keeps a hostile client sending one-byte records from making the
+// sniffer reassemble thousands of them.
+const maxHelloRecords = 32
+
 // sniff reads the start of an inbound stream into buf until it can tell what the stream is,
 // buf is full, or reading fails (a deadline set by the caller bounds the time). It returns
 // the kind and how many bytes it consumed, all of which the caller must replay. It reads only
 // what it needs: a plain-text client that sends one byte and waits is classified at once.
-// The bound on bytes is len(buf); a ClientHello that does not fit is not the mesh's.
+// The bound on bytes is len(buf); a ClientHello that does not fit is not the mesh's. The
+// bytes are examined again only when a TLS record is complete, so the work stays linear
+// however the client chops its writes.
 func sniff(r io.Reader, buf []byte) (streamKind, int, error) {
-	n := 0
+	n, need := 0, 0
 	for {
-		if kind, done := classify(buf[:n], n == len(buf)); done {
-			return kind, n, nil
+		if n >= need || n == len(buf) {
+			var kind streamKind
+			var done bool
+			if kind, done, need = classify(buf[:n], n == len(buf)); done {
+				return kind, n, nil
+			}
 		}
 		m, err := r.Read(buf[n:])
 		n += m
 		if err != nil {
-			kind, _ := classify(buf[:n], true)
+			kind, _, _ := classify(buf[:n], true)
 			return kind, n, err
 		}
 	}
 }
 
-// classify looks at the bytes read so far. final means no more bytes will come.
-func classify(b []byte, final bool) (streamKind, bool) {
+// classify looks at the bytes read so far. final means no more bytes will come. When it is
+// not done, need is how many bytes it takes to learn more.
+func classify(b []byte, final bool) (kind streamKind, done bool, need int) {
 	if len(b) == 0 {
-		return streamPlain, final
+		return streamPlain, final, 1
 	}
 	if b[0] != typeHandshake || (len(b) > 1 && b[1] != 3) {
-		return streamPlain, true
+		return streamPlain, true, 0
 	}
-	hello, complete, ok := clientHello(b)
+	hello, need, ok := clientHello(b)
 	switch {
 	case !ok:
-		return streamTLS, true
-	case !complete:
-		return streamTLS, final
+		return streamTLS, true, 0
+	case hello == nil:
+		return streamTLS, final, need
 	case offersALPN(hello, ALPN):
-		return streamMesh, true
+		return streamMesh, true, 0
 	}
-	return streamTLS, true
+	return streamTLS, true, 0
 }
 
 // clientHello reassembles the first handshake message from the TLS records at the start of b.
-// ok is false when the bytes cannot be the start of a ClientHello; complete is false when more
-// bytes are needed. Reassembly across records copies; the common single-record hello does not.
-func clientHello(b []byte) (msg []byte, complete, ok bool) {
+// ok is false when the bytes cannot be the start of a ClientHello. When the message is not
+// complete yet, hello is nil and need is the length of b at which the next record would be
+// complete. Reassembly across records copies; the common single-record hello does not.
+func clientHello(b []byte) (hello []byte, need int, ok bool) {
 	var joined []byte
-	for len(b) > 0 {
-		if len(b) < recordHeaderLen {
-			return nil, false, true
+	owned := false // whether joined is our copy rather than a slice of b
+	at := 0
+	for records := 0; ; records++ {
+		rest := b[at:]
+		if len(rest) < recordHeaderLen {
+			// The second byte already tells TLS from plain text.
+			return nil, at + min(len(rest)+1, recordHeaderLen), true
 		}
-		if b[0] != typeHandshake || b[1] != 3 {
-			return nil, false, false
+		if rest[0] != typeHandshake || rest[1] != 3 || records == maxHelloRecords {
+			return nil, 0, false
 		}
-		n := int(b[3])<<8 | int(b[4])
+		n := int(rest[3])<<8 | int(rest[4])
 		if n == 0 || n > maxRecordPayload {
-			return nil, false, false
+			return nil, 0, false
 		}
-		if len(b) < recordHeaderLen+n {
-			return nil, false, true
+		if len(rest) < recordHeaderLen+n {
+			return nil, at + recordHeaderLen + n, true
 		}
-		payload := b[recordHeaderLen : recordHeaderLen+n]
-		b = b[recordHeaderLen+n:]
-		if joined == nil {
+		payload := rest[recordHeaderLen : recordHeaderLen+n]
+		at += recordHeaderLen + n
+		switch {
+		case joined == nil:
 			joined = payload // the usual single-record hello is not copied
-		} else {
-			// The capacity limit makes append copy instead of writing over the bytes of b.
-			joined = append(joined[:len(joined):len(joined)], payload...)
+		case !owned:
+			joined = append(append(make([]byte, 0, 2*(len(joined)+n)), joined...), payload...)
+			owned = true
+		default:
+			joined = append(joined, payload...)
 		}
 		if len(joined) >= handshakeHeaderLen {
 			if joined[0] != typeClientHello {
-				return nil, false, false
+				return nil, 0, false
 			}
 			if l := messageLen(joined); l <= len(joined) {
-				return joined[handshakeHeaderLen:l], true, true
+				return joined[handshakeHeaderLen:l], 0, true
 			}
 		}
 	}
-	return nil, false, true
 }
 
 // messageLen is the length of the handshake message at the start of b, header included, or
