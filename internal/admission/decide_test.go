@@ -115,6 +115,27 @@ func TestWorkloadDeciderUpdateRefusesOnlyNewViolations(t *testing.T) {
 	}
 }
 
+// The attack: a workload admitted before the policy keeps its old violation as a warning on
+// UPDATE; swapping its disallowed image for another disallowed one must not ride on that.
+func TestUpdateCannotSwapInAnotherForbiddenImageUnderAnOldViolation(t *testing.T) {
+	d := &WorkloadDecider{Engines: engineOf(t, "{podSecurity: {level: privileged}, images: {allowedRegistries: [ghcr.io/acme]}}"),
+		Namespaces: fakeNamespaces{"shop": nil}, FailOn: policy.SeverityHigh}
+	old := strings.Replace(privDeployment, "%s", "1", 1)
+	relabelled := strings.Replace(privDeployment, "%s", "2", 1)
+	dec, err := d.Decide(context.Background(), request(t, admissionv1.Update, relabelled, old))
+	if err != nil || !dec.Allowed {
+		t.Fatalf("relabelling a workload admitted before the policy: %+v, %v", dec, err)
+	}
+	swapped := strings.Replace(relabelled, "registry.example.com/c:1", "evil.example/miner:1", 1)
+	dec, err = d.Decide(context.Background(), request(t, admissionv1.Update, swapped, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec.Allowed || !strings.Contains(dec.Message, "evil.example/miner:1") {
+		t.Fatalf("an UPDATE swapping in another forbidden image was admitted: %+v", dec)
+	}
+}
+
 func TestWorkloadDeciderNotReadyAndBadInput(t *testing.T) {
 	d := &WorkloadDecider{Engines: func() *policy.Engine { return nil }, Namespaces: fakeNamespaces{}}
 	if _, err := d.Decide(context.Background(), request(t, admissionv1.Create, privDeployment, "")); !errors.Is(err, ErrNotReady) {
