@@ -35,62 +35,112 @@ type flow struct {
 	last atomic.Int64 // unix nanoseconds of the last byte moved either way
 }
 
+func newFlow(idle time.Duration) *flow {
+	f := &flow{idle: idle}
+	f.last.Store(time.Now().UnixNano())
+	return f
+}
+
+func (f *flow) touch(now time.Time) { f.last.Store(now.UnixNano()) }
+
+func (f *flow) idleSince(now time.Time) time.Duration {
+	return time.Duration(now.UnixNano() - f.last.Load())
+}
+
 // forward copies bytes both ways between down (the client side) and up (the server side) on
 // two goroutines (the caller's and one more) until both directions end, then closes both.
 // A direction that ends cleanly half-closes its destination, so request/response protocols
-// that shut their write side still get their answer.
+// that shut their write side still get their answer; a failure closes both.
 func (p *Proxy) forward(down, up net.Conn, c byteCounters) {
-	f := &flow{idle: p.cfg.IdleTimeout}
-	f.last.Store(time.Now().UnixNano())
+	f := newFlow(p.cfg.IdleTimeout)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f.pipe(up, down, c.fromDownstream)
+		finish(up, down, f.pipe(up, down, c.fromDownstream))
 	}()
-	f.pipe(down, up, c.fromUpstream)
+	finish(down, up, f.pipe(down, up, c.fromUpstream))
 	<-done
 	down.Close()
 	up.Close()
 }
 
-// pipe copies src to dst with a pooled buffer until src ends or either side fails. On failure
-// it closes both connections, which also ends the opposite direction.
-func (f *flow) pipe(dst, src net.Conn, counter prometheus.Counter) {
+// finish ends one direction: a half-close after a clean end, both closed after a failure.
+func finish(dst, src net.Conn, err error) {
+	if err == nil {
+		closeWrite(dst)
+		return
+	}
+	dst.Close()
+	src.Close()
+}
+
+// pipe copies src to dst with a pooled buffer until src ends (nil) or either side fails.
+func (f *flow) pipe(dst, src net.Conn, counter prometheus.Counter) error {
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
-	buf := *bp
-	var refreshAt time.Time
-	now := time.Now()
+	r := &idleReader{conn: src, flow: f}
+	w := &idleWriter{conn: dst, flow: f}
 	for {
-		// Deadlines are moved forward every idle/8 rather than on every read: the timer
-		// reset is cheap but not free, and the precision needed is coarse.
-		if !now.Before(refreshAt) {
-			src.SetReadDeadline(now.Add(f.idle))
-			dst.SetWriteDeadline(now.Add(f.idle))
-			refreshAt = now.Add(f.idle / 8)
-		}
-		n, err := src.Read(buf)
-		now = time.Now()
+		n, err := r.Read(*bp)
 		if n > 0 {
-			f.last.Store(now.UnixNano())
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				abort(dst, src)
-				return
+			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				return werr
 			}
 			counter.Add(float64(n))
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, os.ErrDeadlineExceeded) && now.UnixNano()-f.last.Load() < int64(f.idle):
-			refreshAt = time.Time{} // the other direction is active: keep waiting
-		case errors.Is(err, io.EOF):
-			closeWrite(dst)
-			return
-		default:
-			abort(dst, src)
-			return
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// idleReader reads from conn under the flow's idle timeout: a read deadline ends the read only
+// if no byte moved in either direction for the whole timeout. Deadlines are moved forward
+// every idle/8 rather than on every read; the precision needed is coarse.
+type idleReader struct {
+	conn      net.Conn
+	flow      *flow
+	refreshAt time.Time
+}
+
+func (r *idleReader) Read(b []byte) (int, error) {
+	for {
+		now := time.Now()
+		if !now.Before(r.refreshAt) {
+			r.conn.SetReadDeadline(now.Add(r.flow.idle))
+			r.refreshAt = now.Add(r.flow.idle / 8)
+		}
+		n, err := r.conn.Read(b)
+		now = time.Now()
+		if n > 0 {
+			r.flow.touch(now)
+		}
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && r.flow.idleSince(now) < r.flow.idle {
+			r.refreshAt = time.Time{} // the other direction is active: keep waiting
+			continue
+		}
+		return n, err
+	}
+}
+
+// idleWriter writes to conn with a deadline of the flow's idle timeout: a peer that stops
+// reading for that long ends the connection.
+type idleWriter struct {
+	conn      net.Conn
+	flow      *flow
+	refreshAt time.Time
+}
+
+func (w *idleWriter) Write(b []byte) (int, error) {
+	now := time.Now()
+	if !now.Before(w.refreshAt) {
+		w.conn.SetWriteDeadline(now.Add(w.flow.idle))
+		w.refreshAt = now.Add(w.flow.idle / 8)
+	}
+	return w.conn.Write(b)
 }
 
 // closeWrite shuts the write side of c (a FIN, or a TLS close_notify), or closes c if it
@@ -102,9 +152,4 @@ func closeWrite(c net.Conn) {
 		}
 	}
 	c.Close()
-}
-
-func abort(a, b net.Conn) {
-	a.Close()
-	b.Close()
 }

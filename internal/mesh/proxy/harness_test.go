@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -33,7 +34,11 @@ import (
 // something happens, not how fast, and the machine may be busy.
 const patience = 60 * time.Second
 
-const appPort = 8080
+// The applications in every pod: a TCP echo server and an HTTP server.
+const (
+	appPort = 8080
+	webPort = 8081
+)
 
 // mesh is a network of pods, each a namespace with capture rules, an application and
 // (optionally) a proxy, and the CA that issues their identities.
@@ -57,6 +62,7 @@ type pod struct {
 	proxy *proxy.Proxy
 	logs  *logSink
 	app   *echoServer
+	web   *webServer
 }
 
 func newMesh(t *testing.T) *mesh {
@@ -88,6 +94,7 @@ func (m *mesh) addPod(name, namespace string, o podOptions) *pod {
 	p := &pod{Node: m.net.AddNode(name), m: m, logs: &logSink{}}
 	p.id = spiffeid.RequireFromPath(m.td, "/ns/"+namespace+"/sa/"+name)
 	p.app = serveEcho(m.t, p.Node, appPort)
+	p.web = serveWeb(m.t, p.Node, webPort)
 	if o.noProxy {
 		return p
 	}
@@ -269,6 +276,55 @@ func (s *echoServer) clients() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.remotes...)
+}
+
+// webServer is an HTTP application (HTTP/1.1, and HTTP/2 with prior knowledge) that answers
+// "<method> <path>" and records the requests that reached it.
+type webServer struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func serveWeb(t *testing.T, n *netnstest.Node, port int) *webServer {
+	ln := n.Listen(fmt.Sprintf("0.0.0.0:%d", port))
+	s := &webServer{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		line := r.Method + " " + r.URL.RequestURI()
+		s.mu.Lock()
+		s.seen = append(s.seen, line)
+		s.mu.Unlock()
+		io.WriteString(w, line)
+	})}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *webServer) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.seen...)
+}
+
+// httpClient makes requests from p's namespace (through its proxy). With h2 it speaks HTTP/2
+// with prior knowledge. Each client keeps its connections alive.
+func (p *pod) httpClient(h2 bool) *http.Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return p.Dial(ctx, addr) },
+		MaxIdleConnsPerHost: 1,
+	}
+	tr.Protocols = new(http.Protocols)
+	if h2 {
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	} else {
+		tr.Protocols.SetHTTP1(true)
+	}
+	p.m.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: patience}
 }
 
 // logSink collects a proxy's JSON log lines.

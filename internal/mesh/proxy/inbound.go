@@ -24,7 +24,8 @@ const (
 	reasonEgressDenied    = "egress-denied"
 	reasonServerMismatch  = "server-identity-mismatch"
 	reasonPolicyRevoked   = "policy-revoked"
-	reasonHTTPUnsupported = "http-unparsable"
+	reasonHTTPMalformed   = "http-malformed"
+	reasonHTTPUpgrade     = "http-upgrade-refused"
 )
 
 // handleInbound serves one redirected inbound connection: sniff, terminate mutual TLS for mesh

@@ -80,8 +80,11 @@ func (m *metrics) byteCounters(direction string) byteCounters {
 
 func (m *metrics) decision(level string, d authz.Decision) {
 	result := "deny"
-	if d.Allowed {
+	switch {
+	case d.Allowed:
 		result = "allow"
+	case d.NeedsHTTP:
+		result = "inspect" // the connection proceeds; each request is decided on its own
 	}
 	m.decisions.WithLabelValues(level, result, d.Rule, string(d.Reason)).Inc()
 }
