@@ -314,7 +314,7 @@ func (s *webServer) requests() []string {
 // with prior knowledge. Each client keeps its connections alive.
 func (p *pod) httpClient(h2 bool) *http.Client {
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) { return p.Dial(ctx, addr) },
+		DialContext:         func(ctx context.Context, _, addr string) (net.Conn, error) { return p.Dial(ctx, addr) },
 		MaxIdleConnsPerHost: 1,
 	}
 	tr.Protocols = new(http.Protocols)

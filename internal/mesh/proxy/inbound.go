@@ -17,15 +17,15 @@ import (
 
 // Reasons for refusals that happen before or outside authorization.
 const (
-	reasonNotRedirected   = "not-redirected"
-	reasonProxyPort       = "proxy-port"
-	reasonHandshake       = "handshake-failed"
-	reasonUpstream        = "upstream-unreachable"
-	reasonEgressDenied    = "egress-denied"
-	reasonServerMismatch  = "server-identity-mismatch"
-	reasonPolicyRevoked   = "policy-revoked"
-	reasonHTTPMalformed   = "http-malformed"
-	reasonHTTPUpgrade     = "http-upgrade-refused"
+	reasonNotRedirected  = "not-redirected"
+	reasonProxyPort      = "proxy-port"
+	reasonHandshake      = "handshake-failed"
+	reasonUpstream       = "upstream-unreachable"
+	reasonEgressDenied   = "egress-denied"
+	reasonServerMismatch = "server-identity-mismatch"
+	reasonPolicyRevoked  = "policy-revoked"
+	reasonHTTPMalformed  = "http-malformed"
+	reasonHTTPUpgrade    = "http-upgrade-refused"
 )
 
 // handleInbound serves one redirected inbound connection: sniff, terminate mutual TLS for mesh
