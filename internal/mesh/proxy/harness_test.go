@@ -279,7 +279,7 @@ func (s *echoServer) clients() []string {
 }
 
 // webServer is an HTTP application (HTTP/1.1, and HTTP/2 with prior knowledge) that answers
-// "<method> <path>" and records the requests that reached it.
+// "<method> <path>" and records the requests that reached it as "<method> <path> <proto>".
 type webServer struct {
 	mu   sync.Mutex
 	seen []string
@@ -292,7 +292,7 @@ func serveWeb(t *testing.T, n *netnstest.Node, port int) *webServer {
 		io.Copy(io.Discard, r.Body)
 		line := r.Method + " " + r.URL.RequestURI()
 		s.mu.Lock()
-		s.seen = append(s.seen, line)
+		s.seen = append(s.seen, line+" "+r.Proto)
 		s.mu.Unlock()
 		io.WriteString(w, line)
 	})}

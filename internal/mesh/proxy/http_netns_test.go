@@ -101,3 +101,37 @@ func TestHTTPPolicyChangeAppliesToTheNextRequest(t *testing.T) {
 		t.Fatalf("after the change: %v", got)
 	}
 }
+
+// TestHTTP2RequestsAreAuthorizedOneByOne: the same rule over HTTP/2 (prior knowledge, as
+// gRPC and h2c clients speak it inside the mesh). Allowed streams share one connection; a
+// refused request never reaches the application and ends the connection, and the client's
+// next request opens a new one.
+func TestHTTP2RequestsAreAuthorizedOneByOne(t *testing.T) {
+	m := newMesh(t)
+	client := m.addPod("frontend", "shop", podOptions{})
+	server := m.addPod("backend", "shop", podOptions{policy: readOnlyPublic(client.id.String())})
+	base := "http://" + server.AddrPort(webPort)
+	c := client.httpClient(true)
+
+	got := do(t, c, base, []exchange{
+		{"GET", "/public/a", 200},
+		{"GET", "/public/b", 200},
+		{"DELETE", "/public/a", 0},
+		{"GET", "/public/c", 200},
+		{"GET", "/admin", 0},
+		{"GET", "/public/d", 200},
+	})
+	want := []exchange{{"GET", "/public/a", 200}, {"GET", "/public/b", 200}, {"DELETE", "/public/a", 0}, {"GET", "/public/c", 200}, {"GET", "/admin", 0}, {"GET", "/public/d", 200}}
+	if !slices.Equal(got, want) {
+		t.Errorf("statuses:\n got %v\nwant %v", got, want)
+	}
+	for _, r := range server.web.requests() {
+		if !strings.HasPrefix(r, "GET /public/") {
+			t.Errorf("a refused request reached the application: %q", r)
+		}
+		if !strings.HasSuffix(r, "HTTP/2.0") {
+			t.Errorf("the application saw %q, want HTTP/2", r)
+		}
+	}
+	server.logs.waitFor(t, "request denied", map[string]any{"peer": client.id, "method": "DELETE", "path": "/public/a"})
+}
