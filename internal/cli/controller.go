@@ -97,6 +97,7 @@ only against a cluster whose webhook configurations point at it.`,
 	f.DurationVar(&o.ImageCacheTTL, "image-cache-ttl", 5*time.Minute, "how long a tag's digest and an image's signatures are reused")
 	f.DurationVar(&o.ImageNegativeCacheTTL, "image-negative-cache-ttl", 10*time.Second, "how long a registry error is reused before asking again")
 	f.BoolVar(&o.ReadPullSecrets, "read-pull-secrets", true, "read pods' image pull secrets and key.secretRef Secrets (get only)")
+	f.StringVar(&o.RegistryCredentials, "registry-credentials", "", "docker config.json with the controller's own registry credentials (tried after a pod's pull secrets)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/openvex/go-vex/pkg/vex"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -48,9 +50,13 @@ var (
 
 // newImageFacts builds the front end from the controller's options; its metrics go to the
 // manager's registry.
-func newImageFacts(opts Options, live client.Reader, log *slog.Logger) *imageFacts {
+func newImageFacts(opts Options, live client.Reader, log *slog.Logger) (*imageFacts, error) {
 	m := registry.NewMetrics(metrics.Registry)
-	client := registry.New(registry.Options{Timeout: opts.RegistryTimeout, Mirrors: opts.RegistryMirrors, Metrics: m})
+	own, err := ownCredentials(opts.RegistryCredentials)
+	if err != nil {
+		return nil, err
+	}
+	client := registry.New(registry.Options{Timeout: opts.RegistryTimeout, Mirrors: opts.RegistryMirrors, Metrics: m, Keychain: own})
 	f := &imageFacts{
 		verifier: imagetrust.NewVerifier(imagetrust.Config{
 			Client: client, TTL: opts.ImageCacheTTL, NegativeTTL: opts.ImageNegativeCacheTTL,
@@ -62,7 +68,28 @@ func newImageFacts(opts Options, live client.Reader, log *slog.Logger) *imageFac
 	if opts.ReadPullSecrets {
 		f.live = live
 	}
-	return f
+	return f, nil
+}
+
+// ownCredentials reads the controller's docker config.json (a mounted dockerconfigjson
+// Secret) into a keychain; nil when path is empty.
+func ownCredentials(path string) (authn.Keychain, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--registry-credentials: %w", err)
+	}
+	kc, err := registry.PullSecretKeychain([]corev1.Secret{{
+		ObjectMeta: metav1.ObjectMeta{Name: path},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: data},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("--registry-credentials: %w", err)
+	}
+	return kc, nil
 }
 
 // ImageData gathers what the registry holds about refs, for admission.

@@ -45,6 +45,9 @@ type Options struct {
 	ImageNegativeCacheTTL time.Duration
 	// ReadPullSecrets reads pods' image pull secrets and key.secretRef Secrets.
 	ReadPullSecrets bool
+	// RegistryCredentials is a docker config.json with the controller's own registry
+	// credentials, tried after a pod's pull secrets; empty is anonymous.
+	RegistryCredentials string
 	// VEXInterval is how often the VEX ConfigMaps are re-read (default 30s).
 	VEXInterval time.Duration
 }

@@ -90,7 +90,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	if opts.ReadPullSecrets {
 		policies.Secrets = secretReader(mgr.GetAPIReader())
 	}
-	facts := newImageFacts(opts, mgr.GetAPIReader(), log)
+	facts, err := newImageFacts(opts, mgr.GetAPIReader(), log)
+	if err != nil {
+		return err
+	}
 	if err := mgr.Add(policies); err != nil {
 		return err
 	}

@@ -114,8 +114,8 @@ func TestWebhookRules(t *testing.T) {
 	if diff := cmp.Diff(connect, resources(v.Webhooks[1].Rules)); diff != "" {
 		t.Errorf("connect rules (-want +got):\n%s", diff)
 	}
-	mutate := slices.DeleteFunc(slices.Clone(workloads), func(s string) bool { return strings.Contains(s, "ephemeral") })
-	if diff := cmp.Diff(mutate, resources(m.Webhooks[0].Rules)); diff != "" {
+	// The mutating webhook pins images in the same requests, ephemeral containers included.
+	if diff := cmp.Diff(workloads, resources(m.Webhooks[0].Rules)); diff != "" {
 		t.Errorf("mutating rules (-want +got):\n%s", diff)
 	}
 	paths := []string{*v.Webhooks[0].ClientConfig.Service.Path, *v.Webhooks[1].ClientConfig.Service.Path, *m.Webhooks[0].ClientConfig.Service.Path}
@@ -125,7 +125,7 @@ func TestWebhookRules(t *testing.T) {
 	got := []string{string(*v.Webhooks[0].FailurePolicy), string(*v.Webhooks[1].FailurePolicy), string(*m.Webhooks[0].FailurePolicy),
 		string(*v.Webhooks[0].SideEffects), string(*v.Webhooks[1].SideEffects), string(*m.Webhooks[0].ReinvocationPolicy),
 		string(*v.Webhooks[0].MatchPolicy)}
-	want := []string{"Fail", "Fail", "Ignore", "NoneOnDryRun", "None", "IfNeeded", "Equivalent"}
+	want := []string{"Fail", "Fail", "Fail", "NoneOnDryRun", "None", "IfNeeded", "Equivalent"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("policies (-want +got):\n%s", diff)
 	}
@@ -159,7 +159,9 @@ func TestControllerDeployment(t *testing.T) {
 	wantArgs := []string{"controller", "--namespace=$(POD_NAMESPACE)", "--webhook-port=9443", "--metrics-addr=:8080",
 		"--health-addr=:8081", "--cert-secret=outrider-webhook-cert", "--service-name=outrider-webhook",
 		"--validating-webhook=outrider-validating", "--mutating-webhook=outrider-mutating", "--fail-on=high",
-		"--exec-exempt-groups=", "--audit-interval=5m", "--leader-elect=true", "--log-format=json", "--log-level=info"}
+		"--exec-exempt-groups=", "--audit-interval=5m", "--registry-timeout=2s", "--registry-hosts=", "--registry-mirrors=",
+		"--image-cache-ttl=5m", "--image-negative-cache-ttl=10s", "--read-pull-secrets=true",
+		"--leader-elect=true", "--log-format=json", "--log-level=info"}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
 	}
