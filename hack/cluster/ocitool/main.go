@@ -2,7 +2,8 @@
 // registry and an image builder, both on go-containerregistry, so that the
 // cluster needs neither Docker nor any registry off this machine.
 //
-//	ocitool registry --addr 127.0.0.1:5000 --dir /var/lib/outrider-cluster/registry
+//	ocitool registry --addr 127.0.0.1:5000 --read-only-addr 10.88.0.1:5000 \
+//	    --dir /var/lib/outrider-cluster/registry
 //	ocitool build --base-empty --file bin/outrider:/outrider:0755 \
 //	    --entrypoint /outrider --user 65532 --push 127.0.0.1:5000/outrider:dev
 package main
