@@ -416,3 +416,15 @@ func keys[K comparable, V any](m map[K]V) []K {
 	}
 	return out
 }
+
+// waitUntil polls cond until it holds, failing the test after patience.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", patience, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
