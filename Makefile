@@ -37,6 +37,10 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the CRDs from api/v1
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=deploy/charts/outrider/crds
 
+.PHONY: proto
+proto: ## Regenerate the gRPC code (api/proto → internal/identity/identitypb); needs protoc (apt-get install protobuf-compiler).
+	bash hack/tools/proto.sh
+
 .PHONY: verify-generate
 verify-generate: generate ## Fail when generated files are out of date.
 	@git diff --exit-code -- api deploy/charts/outrider/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
