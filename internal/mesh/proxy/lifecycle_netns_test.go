@@ -30,6 +30,9 @@ func TestRevokedPolicyClosesOpenConnection(t *testing.T) {
 
 	must(t, server.proxy.SetPolicy(onlyFrom(other.id.String())))
 	server.logs.waitFor(t, "connection revoked", map[string]any{"peer": client.id, "local": server.id, "port": appPort})
+	if v := metricValue(t, server, "outrider_proxy_connections_revoked_total", nil); v != 1 {
+		t.Errorf("outrider_proxy_connections_revoked_total = %v, want 1", v)
+	}
 	c.SetDeadline(time.Now().Add(patience))
 	buf := make([]byte, 16)
 	n, err := c.Read(buf)

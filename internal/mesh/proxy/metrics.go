@@ -25,6 +25,7 @@ type metrics struct {
 	handshakes    *prometheus.CounterVec
 	handshakeTime *prometheus.HistogramVec
 	certExpiry    prometheus.Gauge
+	revoked       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -62,8 +63,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "outrider_proxy_certificate_expiry_timestamp_seconds",
 			Help: "When the proxy's current certificate expires (Unix time).",
 		}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "outrider_proxy_connections_revoked_total",
+			Help: "Open inbound connections closed because a new policy no longer allows them.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.open, m.bytes, m.decisions, m.outboundKinds, m.handshakes, m.handshakeTime, m.certExpiry} {
+	for _, c := range []prometheus.Collector{m.connections, m.open, m.bytes, m.decisions, m.outboundKinds, m.handshakes, m.handshakeTime, m.certExpiry, m.revoked} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

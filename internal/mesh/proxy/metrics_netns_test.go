@@ -54,11 +54,17 @@ func TestMetricsCountConnectionsBytesAndDecisions(t *testing.T) {
 	other := m.addPod("other", "shop", podOptions{})
 	server := m.addPod("backend", "shop", podOptions{policy: onlyFrom(client.id.String())})
 
-	c, err := client.dialApp(server)
-	must(t, err)
-	must(t, roundTrip(c, []byte(strings.Repeat("x", 1000))))
-	c.Close()
-	c, err = other.dialApp(server)
+	// Two connections: the second resumes the TLS session of the first.
+	for i := 0; i < 2; i++ {
+		c, err := client.dialApp(server)
+		must(t, err)
+		must(t, roundTrip(c, []byte(strings.Repeat("x", 1000))))
+		c.Close()
+		waitUntil(t, "the connection to close", func() bool {
+			return metricValue(t, client, "outrider_proxy_connections_open", nil) == 0
+		})
+	}
+	c, err := other.dialApp(server)
 	expectRefused(t, c, err)
 	server.logs.waitFor(t, "connection denied", map[string]any{"peer": other.id})
 	// The allowed connection's byte counts land when it closes.
@@ -73,15 +79,17 @@ func TestMetricsCountConnectionsBytesAndDecisions(t *testing.T) {
 		labels map[string]string
 		min    float64
 	}{
-		{server, "outrider_proxy_connections_total", map[string]string{"direction": "inbound"}, 2},
+		{server, "outrider_proxy_connections_total", map[string]string{"direction": "inbound"}, 3},
 		{client, "outrider_proxy_connections_total", map[string]string{"direction": "outbound"}, 1},
-		{server, "outrider_proxy_authorization_decisions_total", map[string]string{"level": "connection", "result": "allow", "rule": "shop/backend#0"}, 1},
+		{server, "outrider_proxy_authorization_decisions_total", map[string]string{"level": "connection", "result": "allow", "rule": "shop/backend#0"}, 2},
 		{server, "outrider_proxy_authorization_decisions_total", map[string]string{"level": "connection", "result": "deny", "reason": "no-rule-matched"}, 1},
 		{server, "outrider_proxy_bytes_total", map[string]string{"direction": "inbound", "from": "downstream"}, 1000},
 		{server, "outrider_proxy_bytes_total", map[string]string{"direction": "inbound", "from": "upstream"}, 1000},
-		{client, "outrider_proxy_outbound_connections_total", map[string]string{"kind": "mesh"}, 1},
+		{client, "outrider_proxy_outbound_connections_total", map[string]string{"kind": "mesh"}, 2},
 		{client, "outrider_proxy_tls_handshake_duration_seconds", map[string]string{"direction": "outbound"}, 1},
-		{server, "outrider_proxy_tls_handshakes_total", map[string]string{"direction": "inbound", "result": "ok"}, 2},
+		{server, "outrider_proxy_tls_handshakes_total", map[string]string{"direction": "inbound", "result": "ok"}, 3},
+		{client, "outrider_proxy_tls_handshakes_total", map[string]string{"direction": "outbound", "result": "ok", "resumed": "true"}, 1},
+		{server, "outrider_proxy_tls_handshakes_total", map[string]string{"direction": "inbound", "result": "ok", "resumed": "true"}, 1},
 		{server, "outrider_proxy_certificate_expiry_timestamp_seconds", nil, 1},
 	}
 	for _, ck := range checks {

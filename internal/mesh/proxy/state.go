@@ -88,6 +88,7 @@ func (p *Proxy) SetPolicy(pol *authz.Policy) error {
 	p.log.Info("policy installed", "rules", len(pol.Rules), "defaultDeny", pol.DefaultDeny, "permissive", pol.Permissive, "revokedConnections", len(revoked))
 	for _, t := range revoked {
 		p.log.Warn("connection revoked", "direction", inbound, "peer", t.peer.String(), "local", p.localID(), "port", t.port, "remote", t.remote, "reason", reasonPolicyRevoked)
+		p.metrics.revoked.Inc()
 		t.close()
 	}
 	return nil
