@@ -43,7 +43,7 @@ const (
 // mesh is a network of pods, each a namespace with capture rules, an application and
 // (optionally) a proxy, and the CA that issues their identities.
 type mesh struct {
-	t   *testing.T
+	t   testing.TB
 	net *netnstest.Network
 	ca  *ca.CA
 	td  spiffeid.TrustDomain
@@ -65,7 +65,7 @@ type pod struct {
 	web   *webServer
 }
 
-func newMesh(t *testing.T) *mesh {
+func newMesh(t testing.TB) *mesh {
 	t.Helper()
 	netnstest.Require(t)
 	m := &mesh{t: t, net: netnstest.New(t)}
@@ -250,7 +250,7 @@ type echoServer struct {
 	remotes []string
 }
 
-func serveEcho(t *testing.T, n *netnstest.Node, port int) *echoServer {
+func serveEcho(t testing.TB, n *netnstest.Node, port int) *echoServer {
 	ln := n.Listen(fmt.Sprintf("0.0.0.0:%d", port))
 	s := &echoServer{}
 	go func() {
@@ -285,7 +285,7 @@ type webServer struct {
 	seen []string
 }
 
-func serveWeb(t *testing.T, n *netnstest.Node, port int) *webServer {
+func serveWeb(t testing.TB, n *netnstest.Node, port int) *webServer {
 	ln := n.Listen(fmt.Sprintf("0.0.0.0:%d", port))
 	s := &webServer{}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -391,7 +391,7 @@ func matches(e map[string]any, want map[string]any) bool {
 
 // testWriter sends log lines to t.Log, prefixed with the pod, so a failing test shows them.
 type testWriter struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 }
 
