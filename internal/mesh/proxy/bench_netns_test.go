@@ -45,7 +45,7 @@ func benchRoundTrip(b *testing.B, meshed bool) {
 	}
 }
 
-func BenchmarkRoundTripDirect(b *testing.B)    { benchRoundTrip(b, false) }
+func BenchmarkRoundTripDirect(b *testing.B)     { benchRoundTrip(b, false) }
 func BenchmarkRoundTripTwoProxies(b *testing.B) { benchRoundTrip(b, true) }
 
 func benchBulk(b *testing.B, meshed bool) {
