@@ -112,4 +112,15 @@ bench-admission: ## Admission webhook latency under fixed-rate pod creations (ne
 	bash bench/admission/run.sh
 
 bench: bench-admission
+
+# Image signature verification at admission: a namespace whose SecurityPolicy requires signed
+# images under 127.0.0.1:5000/bench-signed/** (pushed and signed by the run, left there);
+# cold (a new image per pod), warm (one verified image) and plain pods side by side, registry
+# requests per 1,000 creations, and the cosign CLI and `outrider image verify` timed on the
+# same signatures (bench/admission/run.sh); results in bench/_out/admission-signatures-results.md.
+.PHONY: bench-admission-signatures
+bench-admission-signatures: ## Admission latency with signature verification, cold and warm, against cosign (needs the local cluster).
+	BENCH_SIGNATURES=1 bash bench/admission/run.sh
+
+bench: bench-admission-signatures
 # --- end benchmarks: admission ---

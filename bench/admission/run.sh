@@ -21,7 +21,20 @@
 #   BENCH_BASELINE=1       0 skips the baseline runs (no change to the webhook configuration)
 #   BENCH_BAD_SHARE=0.10   share of non-compliant (refused) pods
 #
+# Signature scenario (make bench-admission-signatures, BENCH_SIGNATURES=1): instead of the
+# fixed rates, a namespace whose SecurityPolicy requires images under
+# 127.0.0.1:5000/bench-signed/** to be signed by a key generated for the run; a few hundred
+# signed copies of the busybox image are pushed there (they stay; each run uses a new
+# repository). Phases: plain (the control), warm (one verified image), cold (a new image per
+# pod), burst (50 pods naming one new image at once); then the cosign CLI and
+# `outrider image verify` time the same verifications, side by side. Builds bin/outrider and
+# bin/tools/cosign first. Results in bench/_out/admission-signatures-results.md.
+#   BENCH_SIG_WARM_RATE=50  BENCH_SIG_WARM_DURATION=30s   plain and warm phases
+#   BENCH_SIG_COLD_RATE=20  BENCH_SIG_COLD_DURATION=15s   cold phase (rate x (2s + duration) images)
+#   BENCH_SIG_PEER_IMAGES=20                              verifications per CLI
+#
 # Usage: make bench-admission   (or bench/admission/run.sh)
+#        make bench-admission-signatures   (or BENCH_SIGNATURES=1 bench/admission/run.sh)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -37,6 +50,8 @@ kubeconfig=.outrider/kubeconfig
 kubectl=.outrider/bin/kubectl
 out=bench/_out
 results=$out/admission-results.md
+signatures=${BENCH_SIGNATURES:-0}
+[[ $signatures == 1 ]] && results=$out/admission-signatures-results.md
 loadgen=bench/.tools/bin/admission-loadgen
 
 log() { echo "bench-admission: $*" >&2; }
@@ -65,16 +80,32 @@ fi
 log "go build -o $loadgen ./bench/admission/loadgen"
 mkdir -p "$(dirname "$loadgen")" "$out"
 go build -trimpath -o "$loadgen" ./bench/admission/loadgen || die "loadgen does not build"
+if [[ $signatures == 1 ]]; then
+	log "make build bin/tools/cosign (the CLI peers of the signature scenario)"
+	make --no-print-directory build bin/tools/cosign >&2 || die "could not build bin/outrider or bin/tools/cosign"
+fi
 
 # --- run -----------------------------------------------------------------------
-args=(--kubeconfig "$kubeconfig" --rates "$rates" --duration "$duration" --warmup "$warmup"
-	--bad-share "$bad_share" --baseline="$baseline" --out "$results")
+if [[ $signatures == 1 ]]; then
+	target=bench-admission-signatures
+	args=(--kubeconfig "$kubeconfig" --rates= --baseline=false --warmup "$warmup" --signatures
+		--sig-warm-rate "${BENCH_SIG_WARM_RATE:-50}" --sig-warm-duration "${BENCH_SIG_WARM_DURATION:-30s}"
+		--sig-cold-rate "${BENCH_SIG_COLD_RATE:-20}" --sig-cold-duration "${BENCH_SIG_COLD_DURATION:-15s}"
+		--sig-peer-images "${BENCH_SIG_PEER_IMAGES:-20}" --cosign bin/tools/cosign --outrider bin/outrider
+		--out "$results")
+else
+	target=bench-admission
+	args=(--kubeconfig "$kubeconfig" --rates "$rates" --duration "$duration" --warmup "$warmup"
+		--bad-share "$bad_share" --baseline="$baseline" --out "$results")
+fi
 log "$loadgen ${args[*]}"
 rc=0
-"$loadgen" "${args[@]}" --command "make bench-admission  # bench/admission/run.sh -> admission-loadgen ${args[*]}" || rc=$?
+"$loadgen" "${args[@]}" --command "make $target  # bench/admission/run.sh -> admission-loadgen ${args[*]}" || rc=$?
 # Keep every run: on a shared machine some runs are disturbed, and the report says which.
 if [[ -f $results ]]; then
 	mkdir -p "$out/admission"
-	cp "$results" "$out/admission/results-$(date -u +%Y%m%dT%H%M%SZ).md"
+	base=results
+	[[ $signatures == 1 ]] && base=signatures
+	cp "$results" "$out/admission/$base-$(date -u +%Y%m%dT%H%M%SZ).md"
 fi
 exit "$rc"

@@ -69,6 +69,24 @@ func isBad(i int, share float64) bool {
 	return math.Floor(float64(i+1)*share) > math.Floor(float64(i)*share)
 }
 
+// podMix is what a run creates: request i names image(i), and a badShare of the requests are
+// non-compliant pods.
+type podMix struct {
+	image    func(i int) string
+	badShare float64
+}
+
+// oneImage is a mix whose pods all name image.
+func oneImage(image string, badShare float64) podMix {
+	return podMix{image: func(int) string { return image }, badShare: badShare}
+}
+
+// from is the mix as seen k requests later: a measured window that follows a warm-up goes on
+// where the warm-up stopped (a new image for every request stays new).
+func (m podMix) from(k int) podMix {
+	return podMix{image: func(i int) string { return m.image(k + i) }, badShare: m.badShare}
+}
+
 // loadResult is what one open-loop run at a fixed rate saw from the client side.
 type loadResult struct {
 	planned, sent, skipped int
@@ -93,14 +111,13 @@ func (l *loadResult) errorCount() int {
 // start+i/rate whatever the earlier ones are doing (if the sender falls behind it catches up),
 // with at most b.inflight requests outstanding; a request that would exceed that is skipped
 // and counted, never queued, so the generator cannot hide server slowness by slowing down.
-func (b *bench) load(ctx context.Context, ns, tag string, rate int, d time.Duration, webhookOn bool) *loadResult {
+func (b *bench) load(ctx context.Context, ns, tag string, rate int, d time.Duration, webhookOn bool, mix podMix) *loadResult {
 	r := &loadResult{errs: map[string]int{}, errExample: map[string]string{}}
 	r.planned = int(float64(rate) * d.Seconds())
 	period := time.Second / time.Duration(rate)
 	sem := make(chan struct{}, b.inflight)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	good, bad := compliantPod(b.image), nonCompliantPod(b.image)
 	start := time.Now()
 	for i := 0; i < r.planned && ctx.Err() == nil; i++ {
 		if w := time.Until(start.Add(time.Duration(i) * period)); w > 0 {
@@ -123,12 +140,10 @@ func (b *bench) load(ctx context.Context, ns, tag string, rate int, d time.Durat
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			isBadPod := isBad(i, b.badShare)
-			var pod *corev1.Pod
+			isBadPod := isBad(i, mix.badShare)
+			pod := compliantPod(mix.image(i))
 			if isBadPod {
-				pod = bad.DeepCopy()
-			} else {
-				pod = good.DeepCopy()
+				pod = nonCompliantPod(mix.image(i))
 			}
 			pod.Name = fmt.Sprintf("bench-%s-%06d", tag, i)
 			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -12,6 +12,13 @@
 // With --baseline it first runs the same load in a namespace excluded from Outrider's
 // webhooks (it adds that namespace to the webhooks' namespaceSelector for the run and removes
 // it again on exit, also on SIGINT/SIGTERM), so the difference is what the webhooks add.
+//
+// With --signatures it also runs the image-signature scenario (signatures.go): signed images
+// pushed to the local registry, a SecurityPolicy requiring them signed, and pods naming one
+// verified image (warm), a new image each (cold) or one new image at once (burst), beside
+// plain pods; the controller's registry and cache counters per window; and the cosign CLI
+// and `outrider image verify` timed on the same signatures (peers.go). --rates= skips the
+// fixed-rate runs.
 package main
 
 import (
@@ -30,12 +37,14 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
 type bench struct {
 	cs          kubernetes.Interface
+	dyn         dynamic.Interface
 	image       string
 	badShare    float64
 	inflight    int
@@ -67,7 +76,9 @@ func run() error {
 		baseline   = flag.Bool("baseline", true, "also run each rate in a namespace Outrider's webhooks do not select")
 		out        = flag.String("out", "", "also write the markdown report to this file")
 		command    = flag.String("command", "", "the command line to quote in the report (default: this one)")
+		signatures = flag.Bool("signatures", false, "also run the image-signature scenario (plain, warm, cold, burst; CLI peers)")
 		b          = bench{}
+		sig        = sigConfig{}
 	)
 	flag.StringVar(&b.image, "image", "127.0.0.1:5000/busybox:outrider", "image of the created pods")
 	flag.Float64Var(&b.badShare, "bad-share", 0.10, "share of non-compliant pods (refused by the policy)")
@@ -77,10 +88,21 @@ func run() error {
 	flag.StringVar(&b.ctrlDeploy, "controller-deployment", "outrider-controller", "the controller's Deployment")
 	flag.StringVar(&b.ctrlSel, "controller-selector", "app.kubernetes.io/name=outrider,app.kubernetes.io/component=controller", "label selector of the controller pods")
 	flag.DurationVar(&b.sampleEvery, "sample-every", 5*time.Second, "controller CPU/RSS sampling period during a window")
+	flag.StringVar(&sig.registry, "sig-registry", "127.0.0.1:5000", "signatures: registry to push the signed images to, as pods name it")
+	flag.IntVar(&sig.warmRate, "sig-warm-rate", 50, "signatures: pod creations per second of the plain and warm phases")
+	flag.DurationVar(&sig.warmDuration, "sig-warm-duration", 30*time.Second, "signatures: measured window of the plain and warm phases (after --warmup)")
+	flag.IntVar(&sig.coldRate, "sig-cold-rate", 20, "signatures: pod creations per second of the cold phase, each naming a new image")
+	flag.DurationVar(&sig.coldWarmup, "sig-cold-warmup", 2*time.Second, "signatures: warm-up of the cold phase (new images too)")
+	flag.DurationVar(&sig.coldDuration, "sig-cold-duration", 15*time.Second, "signatures: measured window of the cold phase")
+	flag.IntVar(&sig.burst, "sig-burst", 50, "signatures: pods naming one new image sent at once (0 skips)")
+	flag.IntVar(&sig.peerImages, "sig-peer-images", 20, "signatures: images each CLI verifies, one after another")
+	flag.StringVar(&sig.cosign, "cosign", "bin/tools/cosign", "signatures: the cosign binary timed as a peer (\"\" skips it)")
+	flag.StringVar(&sig.outrider, "outrider", "bin/outrider", "signatures: the outrider binary whose `image verify` is timed (\"\" skips it)")
+	flag.IntVar(&sig.pushWorkers, "sig-push-workers", 8, "signatures: images pushed and signed at once")
 	flag.Parse()
 
 	var rates []int
-	for _, f := range strings.Split(*ratesFlag, ",") {
+	for _, f := range strings.FieldsFunc(*ratesFlag, func(r rune) bool { return r == ',' }) {
 		r, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || r <= 0 || r > 5000 {
 			return fmt.Errorf("bad rate %q", f)
@@ -92,6 +114,31 @@ func run() error {
 	}
 	if b.badShare < 0 || b.badShare > 1 || b.inflight < 1 {
 		return fmt.Errorf("--bad-share must be in [0,1] and --inflight >= 1")
+	}
+	if len(rates) == 0 && !*signatures {
+		return fmt.Errorf("nothing to run: --rates is empty and --signatures is off")
+	}
+	if *signatures {
+		if sig.warmRate <= 0 || sig.coldRate <= 0 || sig.warmDuration <= 0 || sig.coldDuration <= 0 || sig.coldWarmup < 0 ||
+			sig.burst < 0 || sig.burst > b.inflight || sig.peerImages < 0 || sig.pushWorkers < 1 {
+			return fmt.Errorf("bad --sig-* setting (rates and durations > 0, --sig-burst <= --inflight)")
+		}
+		if n := planned(sig.coldRate, sig.coldWarmup+sig.coldDuration); n > 5000 {
+			return fmt.Errorf("the cold phase needs %d distinct images: lower --sig-cold-rate or --sig-cold-duration", n)
+		}
+		for _, bin := range []*string{&sig.cosign, &sig.outrider} {
+			if *bin == "" {
+				continue
+			}
+			abs, err := filepath.Abs(*bin)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return fmt.Errorf("peer binary: %w (make bin/tools/cosign build; or pass \"\" to skip it)", err)
+			}
+			*bin = abs
+		}
 	}
 	if *command == "" {
 		*command = strings.Join(os.Args, " ")
@@ -108,6 +155,9 @@ func run() error {
 	cfg.WarningHandler = b.warnings
 	b.cs, err = kubernetes.NewForConfig(cfg)
 	if err != nil {
+		return err
+	}
+	if b.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return err
 	}
 
@@ -135,15 +185,16 @@ func run() error {
 
 	cleanupStale(ctx, b.cs)
 	suffix := fmt.Sprintf("%d-%04x", time.Now().Unix()%100000, rand.IntN(0x10000))
-	nsHook := "bench-admission-" + suffix
-	if err := createNamespace(ctx, b.cs, nsHook); err != nil {
-		return err
+	nsHook, nsBase := "", ""
+	if len(rates) > 0 {
+		nsHook = "bench-admission-" + suffix
+		if err := createNamespace(ctx, b.cs, nsHook); err != nil {
+			return err
+		}
+		defer deleteNamespace(b.cs, nsHook)
+		logf("namespace %s (selected by Outrider's webhooks)", nsHook)
 	}
-	defer deleteNamespace(b.cs, nsHook)
-	logf("namespace %s (selected by Outrider's webhooks)", nsHook)
-
-	nsBase := ""
-	if *baseline {
+	if *baseline && len(rates) > 0 {
 		nsBase = "bench-admission-base-" + suffix
 		if err := createNamespace(ctx, b.cs, nsBase); err != nil {
 			return err
@@ -163,7 +214,7 @@ func run() error {
 			if err := b.exclude(ctx, nsBase); err != nil {
 				return err
 			}
-			p, err := b.phase(ctx, "baseline", nsBase, rate, *warmup, *duration, false)
+			p, err := b.phase(ctx, "baseline", nsBase, rate, *warmup, *duration, false, oneImage(b.image, b.badShare))
 			if err != nil {
 				return err
 			}
@@ -173,12 +224,17 @@ func run() error {
 			rep.phases = append(rep.phases, p)
 			logf("%s", p.oneLine())
 		}
-		p, err := b.phase(ctx, "webhook", nsHook, rate, *warmup, *duration, true)
+		p, err := b.phase(ctx, "webhook", nsHook, rate, *warmup, *duration, true, oneImage(b.image, b.badShare))
 		if err != nil {
 			return err
 		}
 		rep.phases = append(rep.phases, p)
 		logf("%s", p.oneLine())
+	}
+	if *signatures {
+		if rep.sig, err = b.runSignatures(ctx, sig, suffix, *warmup); err != nil {
+			return fmt.Errorf("signature scenario: %w", err)
+		}
 	}
 	rep.finished, rep.loadEnd = time.Now(), loadavg()
 
@@ -287,7 +343,7 @@ func (b *bench) waitExcluded(ctx context.Context, ns string) error {
 
 // phase is one rate in one mode: warm-up, scrape, measured window (with periodic controller
 // samples), scrape.
-func (b *bench) phase(ctx context.Context, mode, ns string, rate int, warmup, d time.Duration, webhookOn bool) (*phaseResult, error) {
+func (b *bench) phase(ctx context.Context, mode, ns string, rate int, warmup, d time.Duration, webhookOn bool, mix podMix) (*phaseResult, error) {
 	replicas, err := waitControllerReady(ctx, b.cs, b.ctrlNS, b.ctrlDeploy, 3*time.Minute)
 	if err != nil {
 		return nil, fmt.Errorf("controller %s/%s not ready: %w", b.ctrlNS, b.ctrlDeploy, err)
@@ -297,10 +353,11 @@ func (b *bench) phase(ctx context.Context, mode, ns string, rate int, warmup, d 
 		return nil, fmt.Errorf("listing controller pods: %v (found %d)", err, len(pods))
 	}
 	tag := fmt.Sprintf("%s-%d", mode[:1], rate)
-	p := &phaseResult{mode: mode, rate: rate, replicas: replicas, pods: pods}
+	p := &phaseResult{mode: mode, rate: rate, replicas: replicas, pods: pods, judged: webhookOn}
 	if warmup > 0 {
 		logf("%s %d/s: warm-up %s", mode, rate, warmup)
-		b.load(ctx, ns, tag+"w", rate, warmup, webhookOn)
+		w := b.load(ctx, ns, tag+"w", rate, warmup, webhookOn, mix)
+		mix = mix.from(w.planned)
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -324,7 +381,7 @@ func (b *bench) phase(ctx context.Context, mode, ns string, rate int, warmup, d 
 			}
 		}
 	}()
-	p.load = b.load(ctx, ns, tag, rate, d, webhookOn)
+	p.load = b.load(ctx, ns, tag, rate, d, webhookOn, mix)
 	close(stopSampling)
 	p.samples = <-sampled
 	p.after = b.snapshot(ctx, pods, true)

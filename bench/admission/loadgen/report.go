@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -45,6 +44,7 @@ type podStats struct {
 
 type phaseResult struct {
 	mode     string
+	judged   bool // the namespace is one Outrider's webhooks judge
 	rate     int
 	replicas int32
 	pods     []controllerPod
@@ -67,6 +67,10 @@ type phaseResult struct {
 	ctrlCPUOK, ctrlRSSOK   bool
 	perPod                 []podStats
 	machineCores, selfCore float64
+	// registry and cache are the controller's image-trust counters over the window, summed
+	// over the replicas: registry requests by operation and outcome, cache lookups by cache
+	// and result.
+	registry, cache counterDelta
 }
 
 // histDelta is the distribution of the observations between two scrapes, summed over
@@ -209,7 +213,10 @@ func (p *phaseResult) derive() {
 		}
 	}
 
-	if p.mode == "webhook" {
+	p.registry = p.counterDelta(registryRequests, "operation", "outcome")
+	p.cache = p.counterDelta(cacheRequests, "cache", "result")
+
+	if p.judged {
 		if p.apiHook.valid && p.apiHook.n() > float64(p.load.sent) {
 			p.note("the API server called the validating webhook %.0f times for CREATE in the window, %d of them ours: "+
 				"the rest is other traffic on the shared cluster (other engineers' tests) and is in the webhook figures",
@@ -267,7 +274,7 @@ func (p *phaseResult) oneLine() string {
 	c50, _, c99 := p.clientQ()
 	s := fmt.Sprintf("%s %d/s: sent %d (%.1f/s), client p50 %s ms p99 %s ms, refused %d, errors %d",
 		p.mode, p.rate, p.load.sent, p.achieved(), ms(c50), ms(c99), p.load.refused, p.load.errorCount())
-	if p.mode == "webhook" {
+	if p.judged {
 		s += fmt.Sprintf(", controller p99 %s ms, API server webhook p99 %s ms", ms(p.ctrlHook.h.quantile(0.99)), ms(p.apiHook.h.quantile(0.99)))
 	}
 	return s
@@ -281,9 +288,13 @@ type report struct {
 	badShare                                                 float64
 	inflight                                                 int
 	phases                                                   []*phaseResult
+	sig                                                      *sigResult
 }
 
 func (r *report) failed() bool {
+	if r.sig != nil && r.sig.failed() {
+		return true
+	}
 	for _, p := range r.phases {
 		if p.load.errorCount() > 0 {
 			return true
@@ -292,14 +303,45 @@ func (r *report) failed() bool {
 	return false
 }
 
+// writer appends formatted text to a report.
+type writer func(format string, args ...any)
+
 func (r *report) markdown() string {
 	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	replicas := int32(0)
+	w := writer(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+	r.header(w)
 	if len(r.phases) > 0 {
-		replicas = r.phases[0].replicas
+		r.fixedRates(w)
 	}
-	w("# Admission benchmark: pod creations at fixed rates through the API server\n\n")
+	if r.sig != nil {
+		r.sig.markdown(w)
+	}
+	w("\n## Details\n\n")
+	for _, p := range r.allPhases() {
+		p.details(w)
+	}
+	return b.String()
+}
+
+// allPhases are the fixed-rate phases and then the signature scenario's.
+func (r *report) allPhases() []*phaseResult {
+	all := slices.Clone(r.phases)
+	if r.sig != nil {
+		all = append(all, r.sig.phases()...)
+	}
+	return all
+}
+
+func (r *report) header(w writer) {
+	replicas := int32(0)
+	if all := r.allPhases(); len(all) > 0 {
+		replicas = all[0].replicas
+	}
+	if len(r.phases) > 0 {
+		w("# Admission benchmark: pod creations at fixed rates through the API server\n\n")
+	} else {
+		w("# Admission benchmark: pod creations with image signature verification\n\n")
+	}
 	w("- command: `%s`\n", r.command)
 	w("- date: %s – %s\n", r.started.UTC().Format("2006-01-02 15:04:05"), r.finished.UTC().Format("15:04:05 MST"))
 	w("- machine: %s (shared with other engineers' builds)\n", r.machine)
@@ -309,14 +351,18 @@ func (r *report) markdown() string {
 		lim = "CPU limit " + r.ctrlCPULimit
 	}
 	w("- cluster: Kubernetes %s, single node on this machine; controller `%s`, %d replicas, %s\n", r.server, r.ctrlImage, replicas, lim)
-	w("- load: open loop, request i sent at start+i/rate, at most %d in flight (a request beyond that is skipped and counted); "+
-		"client-go QPS/Burst 1000; %s warm-up (discarded) then %s measured per rate; %.0f%% of the pods non-compliant "+
-		"(privileged, root: refused), the rest restricted-compliant (`%s`)\n",
-		r.inflight, r.warmup, r.duration, r.badShare*100, r.image)
+	if len(r.phases) > 0 {
+		w("- load: open loop, request i sent at start+i/rate, at most %d in flight (a request beyond that is skipped and counted); "+
+			"client-go QPS/Burst 1000; %s warm-up (discarded) then %s measured per rate; %.0f%% of the pods non-compliant "+
+			"(privileged, root: refused), the rest restricted-compliant (`%s`)\n",
+			r.inflight, r.warmup, r.duration, r.badShare*100, r.image)
+	}
 	w("- **server-side dry-run** (`dryRun=All`): the API server runs the full admission chain, Outrider's mutating and " +
 		"validating webhooks included (both `sideEffects: NoneOnDryRun`), and persists nothing — no etcd write, no " +
 		"scheduling, no kubelet work. Client latency is therefore lower than for real creates; the webhook's own time is the same.\n\n")
+}
 
+func (r *report) fixedRates(w writer) {
 	w("| mode | rate | achieved | client p50 / p95 / p99 (ms) | API server webhook p50 / p95 / p99 (exact mean) (ms) | ≤5 ms | controller p50 / p95 / p99 (ms) | ≤10 ms | refused / errors | controller CPU (cores) | controller RSS (MiB) |\n")
 	w("|---|---:|---:|---|---|---:|---|---:|---|---:|---:|\n")
 	for _, p := range r.phases {
@@ -396,64 +442,6 @@ func (r *report) markdown() string {
 	w("- The histograms count every call in the window, also other engineers' traffic on the shared cluster; the notes below say when there was any.\n")
 	w("- Controller CPU is the `process_cpu_seconds_total` delta over the window summed over the replicas (cores); RSS is the largest sum of `process_resident_memory_bytes` over the replicas, sampled every 5 s.\n")
 	w("- Baseline rows: the same load in a namespace temporarily excluded from both Outrider webhooks (namespaceSelector), so no webhook is called; all pods are admitted there.\n")
-
-	w("\n## Details\n\n")
-	for _, p := range r.phases {
-		w("### %s, %d/s\n\n", p.mode, p.rate)
-		l := p.load
-		w("- requests: %d planned, %d sent (%.1f/s over %.1f s), %d skipped at the in-flight cap; %d admitted, %d refused, %d errors; %d warnings; window %.1f s\n",
-			l.planned, l.sent, p.achieved(), l.sendWindow.Seconds(), l.skipped, l.admitted, l.refused, l.errorCount(), p.warnings, p.window)
-		kinds := make([]string, 0, len(l.errs))
-		for k := range l.errs {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
-		for _, k := range kinds {
-			w("  - error %q × %d, e.g. `%s`\n", k, l.errs[k], strings.ReplaceAll(l.errExample[k], "`", "'"))
-		}
-		c50, c95, c99 := p.clientQ()
-		w("- client: p50 %s, p95 %s, p99 %s, max %s ms\n", ms(c50), ms(c95), ms(c99), ms(exactQuantile(l.lat, 1)))
-		if sec, worst, n := slowestSecond(l); n > 0 {
-			w("- slowest second of the window: +%d s, %d requests sent in it, the slowest took %s ms\n", sec, n, ms(worst))
-		}
-		if len(l.skipAt) > 0 {
-			w("- the in-flight cap was hit between +%.1f s and +%.1f s of the window (requests backed up: a stall upstream)\n",
-				l.skipAt[0], l.skipAt[len(l.skipAt)-1])
-		}
-		if p.mode == "webhook" {
-			w("- API server, validating webhook: %.0f calls (%.0f rejected), p50/p95/p99 %s ms, mean %s ms, %s\n",
-				p.apiHook.n(), p.apiRejected, triple(p.apiHook), ms(p.apiHook.mean), shares(p.apiHook.h, 0.005, 0.025))
-			w("- API server, mutating webhook: %.0f calls, p50/p95/p99 %s ms, mean %s ms, %s\n",
-				p.apiMut.n(), triple(p.apiMut), ms(p.apiMut.mean), shares(p.apiMut.h, 0.005, 0.025))
-			w("- controller, validating decisions: %.0f, p50/p95/p99 %s ms, mean %s ms, %s; verdicts for Pods: %.0f allowed, %.0f warned, %.0f refused, %.0f error\n",
-				p.ctrlHook.n(), triple(p.ctrlHook), ms(p.ctrlHook.mean), shares(p.ctrlHook.h, 0.0005, 0.001, 0.0025, 0.005, 0.010),
-				p.decisions["allowed"], p.decisions["warned"], p.decisions["refused"], p.decisions["error"])
-			w("- controller, mutating decisions: %.0f, p50/p95/p99 %s ms, mean %s ms\n", p.ctrlMut.n(), triple(p.ctrlMut), ms(p.ctrlMut.mean))
-			if p.crH.valid && p.crH.n() > 0 {
-				// controller-runtime exports this one without classic buckets: only the mean is meaningful.
-				w("- controller-runtime, whole /validate/workloads handler (decode, decide, encode): %.0f requests, mean %s ms\n", p.crH.n(), ms(p.crH.mean))
-			}
-		}
-		if p.warnings > 0 && p.warningExample != "" {
-			w("- first warning of the run: %q\n", p.warningExample)
-		}
-		for _, s := range p.perPod {
-			src := "metrics"
-			if s.fromProc {
-				src = "/proc"
-			}
-			w("- pod %s: CPU %s cores, RSS max %s MiB (%s), %.0f validating decisions, %.0f GC cycles, Go scheduler latency p99 %s ms\n",
-				s.name, cond(s.cpuOK, fmt.Sprintf("%.3f", s.cores)), cond(s.rssOK, fmt.Sprintf("%.0f", s.rssMax/(1<<20))), src,
-				s.webhookRequests, s.gcCycles, ms(s.schedP99))
-		}
-		w("- machine: %.2f of %d cores busy during the window, %.2f in its busiest %s (everything: API server, etcd, controller, this generator, other builds); generator %.2f cores; load average at the end %s\n",
-			p.machineCores, runtime.NumCPU(), p.busiestCores(), p.sampleEvery(), p.selfCore, p.loadavg)
-		for _, n := range p.notes {
-			w("- note: %s\n", n)
-		}
-		w("\n")
-	}
-	return b.String()
 }
 
 func (r *report) firstWebhook() *phaseResult {
@@ -463,60 +451,4 @@ func (r *report) firstWebhook() *phaseResult {
 		}
 	}
 	return nil
-}
-
-func shares(h histogram, bounds ...float64) string {
-	var parts []string
-	for _, b := range bounds {
-		s, ok := h.shareAtMost(b)
-		if ok {
-			parts = append(parts, fmt.Sprintf("≤%s ms %s", strings.TrimSuffix(fmt.Sprintf("%g", b*1000), ".0"), pct(s, ok)))
-		}
-	}
-	if len(parts) == 0 {
-		return "no data"
-	}
-	return strings.Join(parts, ", ")
-}
-
-func cond(ok bool, s string) string {
-	if !ok {
-		return "n/a"
-	}
-	return s
-}
-
-// slowestSecond finds the second of the window (by send time) whose slowest request was
-// slowest: where a stall happened.
-func slowestSecond(l *loadResult) (sec int, worst float64, n int) {
-	worstBy, count := map[int]float64{}, map[int]int{}
-	for i, v := range l.lat {
-		s := int(l.at[i])
-		worstBy[s] = math.Max(worstBy[s], v)
-		count[s]++
-	}
-	sec = -1
-	for s, v := range worstBy {
-		if v > worst || (v == worst && s < sec) {
-			sec, worst = s, v
-		}
-	}
-	return sec, worst, count[sec]
-}
-
-// busiestCores is the machine's busiest interval between consecutive samples of the window.
-func (p *phaseResult) busiestCores() float64 {
-	all := append(append([]snapshot{p.before}, p.samples...), p.after)
-	best := 0.0
-	for i := 1; i < len(all); i++ {
-		best = math.Max(best, busyCores(all[i-1].cpu, all[i].cpu))
-	}
-	return best
-}
-
-func (p *phaseResult) sampleEvery() string {
-	if len(p.samples) > 0 {
-		return p.samples[0].at.Sub(p.before.at).Round(time.Second).String()
-	}
-	return "window"
 }
