@@ -23,13 +23,13 @@ import (
 	"github.com/outrider-sec/outrider/internal/mesh/netnstest"
 )
 
-func execProxy(ctx context.Context, args ...string) (error, string) {
+func execProxy(ctx context.Context, args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	cmd := newProxyCommand(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	cmd.SetArgs(args)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	err := cmd.ExecuteContext(ctx)
-	return err, errOut.String()
+	return errOut.String(), err
 }
 
 func TestProxyUsageErrors(t *testing.T) {
@@ -40,7 +40,7 @@ func TestProxyUsageErrors(t *testing.T) {
 		{"--log-allowed-every", "-1"},
 		{"--log-format", "xml"},
 	} {
-		err, _ := execProxy(context.Background(), args...)
+		_, err := execProxy(context.Background(), args...)
 		var exit *ExitError
 		if !errors.As(err, &exit) || exit.Code != 2 {
 			t.Errorf("outrider proxy %v: %v, want a usage error", args, err)
@@ -69,7 +69,7 @@ func TestProxyCommandLoadsFilesAndReloads(t *testing.T) {
 	go func() {
 		// The command listens on the calling thread, so it listens inside the namespace.
 		done <- node.Do(func() error {
-			err, stderr := execProxy(ctx, "--admin-socket", sock, "--metrics-addr", "", "--reload-interval", "50ms",
+			stderr, err := execProxy(ctx, "--admin-socket", sock, "--metrics-addr", "", "--reload-interval", "50ms",
 				"--cert", filepath.Join(dir, "cert.pem"), "--key", filepath.Join(dir, "key.pem"),
 				"--bundle", filepath.Join(dir, "bundle.pem"), "--policy-file", filepath.Join(dir, "policy.json"))
 			if err != nil {

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,16 +369,6 @@ func (l *logSink) waitFor(t *testing.T, msg string, want map[string]any) map[str
 	}
 }
 
-func (l *logSink) count(msg string, want map[string]any) int {
-	n := 0
-	for _, e := range l.entries() {
-		if e["msg"] == msg && matches(e, want) {
-			n++
-		}
-	}
-	return n
-}
-
 func matches(e map[string]any, want map[string]any) bool {
 	for k, v := range want {
 		if fmt.Sprint(e[k]) != fmt.Sprint(v) {
@@ -406,8 +395,6 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-
-func netipAddrPort(p *pod, port uint16) netip.AddrPort { return netip.AddrPortFrom(p.Addr, port) }
 
 func keys[K comparable, V any](m map[K]V) []K {
 	out := make([]K, 0, len(m))
