@@ -38,3 +38,21 @@ func (s *state) liveRetired(now time.Time) []retiredRoot {
 	}
 	return out
 }
+
+// NextBundleChange returns when Bundle will next change by itself, that is when the first
+// replaced root still in it reaches the end of its overlap, and false when none will. The
+// identity service schedules a bundle push for that moment.
+func (c *CA) NextBundleChange() (time.Time, bool) {
+	now := c.cfg.Now()
+	var next time.Time
+	for _, r := range c.state.Load().retired {
+		if now.Before(r.until) && (next.IsZero() || r.until.Before(next)) {
+			next = r.until
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// BundlePropagation returns how long a prepared root must be in the bundle before
+// CommitRotation accepts it (Config.BundlePropagation after defaults).
+func (c *CA) BundlePropagation() time.Duration { return c.cfg.BundlePropagation }

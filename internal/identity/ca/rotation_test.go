@@ -162,3 +162,31 @@ func chainsTo(t *testing.T, s *SVID, root *x509.Certificate) bool {
 	_, err := verifyAt(s, b, s.Leaf().NotBefore.Add(time.Minute))
 	return err == nil
 }
+
+func TestNextBundleChangeFollowsTheOverlap(t *testing.T) {
+	c, clk := newTestCA(t, func(cfg *Config) { cfg.BundlePropagation = time.Minute })
+	if _, ok := c.NextBundleChange(); ok {
+		t.Fatal("a CA without a replaced root reports a bundle change")
+	}
+	if err := c.PrepareRotation(nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := c.CommitRotation(); err != nil {
+		t.Fatal(err)
+	}
+	next, ok := c.NextBundleChange()
+	if want := clk.Now().Add(c.cfg.RotationOverlap); !ok || !next.Equal(want) {
+		t.Fatalf("NextBundleChange = %v, %v; want %v", next, ok, want)
+	}
+	if n := len(c.Bundle().X509Authorities()); n != 2 {
+		t.Fatalf("bundle has %d roots during the overlap, want 2", n)
+	}
+	clk.Advance(c.cfg.RotationOverlap)
+	if _, ok := c.NextBundleChange(); ok {
+		t.Error("a bundle change is reported after the overlap ended")
+	}
+	if got := c.BundlePropagation(); got != time.Minute {
+		t.Errorf("BundlePropagation = %v", got)
+	}
+}
