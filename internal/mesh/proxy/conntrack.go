@@ -41,6 +41,13 @@ func (s *connSet) add(t *tracked) (remove func()) {
 	}
 }
 
+// setPerRequest changes how a registered connection is authorized.
+func (s *connSet) setPerRequest(t *tracked, v bool) {
+	s.mu.Lock()
+	t.perRequest = v
+	s.mu.Unlock()
+}
+
 // revoked returns the inbound connections pol no longer allows, without closing them.
 func (s *connSet) revoked(pol *authz.Policy) []*tracked {
 	s.mu.Lock()

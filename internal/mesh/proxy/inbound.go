@@ -79,7 +79,7 @@ func (p *Proxy) handleInbound(ctx context.Context, c *net.TCPConn) {
 			t.close()
 			return
 		}
-		t.perRequest = !d.Allowed // not yet visible to anyone: the policy was re-checked before add
+		p.conns.setPerRequest(t, !d.Allowed)
 	}
 	p.metrics.decision("connection", d)
 	open := p.metrics.open.WithLabelValues(inbound)
