@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,21 +23,47 @@ import (
 // empty referrers list are empty evidence, not errors; malformed items are listed in
 // Evidence.Skipped. Any other registry error is returned. opts carry transport,
 // authentication and the like; ctx is added to them.
+//
+// The three lookups run concurrently over one puller, so the registry is pinged and
+// authenticated once: against a remote registry each request is a round trip.
 func Fetch(ctx context.Context, digestRef name.Digest, opts ...remote.Option) (*Evidence, error) {
-	f := &fetcher{
-		ev:   &Evidence{Digest: digestRef},
-		opts: append(append([]remote.Option(nil), opts...), remote.WithContext(ctx)),
+	opts = append(append([]remote.Option(nil), opts...), remote.WithContext(ctx))
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the signatures of %s: %w", digestRef, err)
 	}
-	if err := f.taggedManifest(tagFor(digestRef, "sig"), signatureLayers, &f.ev.signatures); err != nil {
-		return nil, err
+	opts = append(opts, remote.Reuse(puller))
+	sig := &fetcher{ev: &Evidence{Digest: digestRef}, opts: opts}
+	att := &fetcher{ev: &Evidence{Digest: digestRef}, opts: opts}
+	ref := &fetcher{ev: &Evidence{Digest: digestRef}, opts: opts}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, run := range []func() error{
+		func() error { return sig.taggedManifest(tagFor(digestRef, "sig"), signatureLayers, &sig.ev.signatures) },
+		func() error {
+			return att.taggedManifest(tagFor(digestRef, "att"), attestationLayers, &att.ev.attestations)
+		},
+		func() error { return ref.referrers(digestRef) },
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = run()
+		}()
 	}
-	if err := f.taggedManifest(tagFor(digestRef, "att"), attestationLayers, &f.ev.attestations); err != nil {
-		return nil, err
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
-	if err := f.referrers(digestRef); err != nil {
-		return nil, err
-	}
-	return f.ev, nil
+	// Merged in a fixed order: tag signatures, tag attestations, then referrers.
+	ev := sig.ev
+	ev.attestations = append(ev.attestations, att.ev.attestations...)
+	ev.signatures = append(ev.signatures, ref.ev.signatures...)
+	ev.attestations = append(ev.attestations, ref.ev.attestations...)
+	ev.Skipped = append(append(ev.Skipped, att.ev.Skipped...), ref.ev.Skipped...)
+	return ev, nil
 }
 
 // tagFor is cosign's tag for an image's signatures ("sig") or attestations ("att").
