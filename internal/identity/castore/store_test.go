@@ -110,7 +110,7 @@ func TestRootRotationByAnnotation(t *testing.T) {
 	if sec.Annotations[AnnotationRotateHandled] != "r1" || !strings.HasPrefix(sec.Annotations[AnnotationRotateStatus], "prepared") {
 		t.Fatalf("annotations after prepare: %v", sec.Annotations)
 	}
-	a.tick(api) // handled once: no second prepare
+	a.tick(api)                   // handled once: no second prepare
 	if n := api.updates; n != 2 { // the operator's annotation and the prepare
 		t.Errorf("%d writes after a repeated tick, want 2", n)
 	}
