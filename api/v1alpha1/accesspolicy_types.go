@@ -160,8 +160,8 @@ type AccessPolicyStatus struct {
 	// +optional
 	Ready bool `json:"ready,omitempty"`
 	// Message explains a policy that is not ready: the fields that are wrong and what to write
-	// instead. The workloads a policy that is not ready selects deny all traffic until it is
-	// fixed.
+	// instead. None of its rules apply until it is fixed, so the workloads it selects accept
+	// only what other policies allow.
 	// +optional
 	Message string `json:"message,omitempty"`
 	// Warnings are things a valid policy does that its author may not expect, such as a

@@ -190,7 +190,7 @@ func TestCompileReports(t *testing.T) {
 	}
 	bad := got["shop/bad"]
 	st := bad.Status()
-	for _, want := range []string{"invalid, so none of its rules apply and the 1 workload(s) it selects deny all traffic",
+	for _, want := range []string{"invalid, so none of its rules apply and the 1 workload(s) it selects accept only what other policies allow",
 		"spec.ingress[0].ports[0].port: Invalid value: 70000", `spec.ingress[0].http.methods[0]: Unsupported value: "FETCH"`} {
 		if !strings.Contains(st.Message, want) {
 			t.Errorf("status message lacks %q:\n%s", want, st.Message)

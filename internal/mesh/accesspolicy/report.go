@@ -16,8 +16,9 @@ const maxWarnings = 32
 type Report struct {
 	Policy     PolicyKey
 	Generation int64
-	// Errors make the policy invalid: none of its rules apply, and the workloads it selects
-	// deny everything until it is fixed.
+	// Errors make the policy invalid: none of its rules apply, but it still selects its
+	// workloads (all of its namespace if the selector is what is wrong), so they accept only
+	// what other policies allow until it is fixed.
 	Errors field.ErrorList
 	// Warnings are what a valid policy admits beyond what it says (a podSelector widened to
 	// whole ServiceAccounts) or peers it names that match nothing yet.
@@ -38,7 +39,7 @@ func (r *Report) Message() string {
 	for i, e := range r.Errors {
 		msgs[i] = e.Error()
 	}
-	return fmt.Sprintf("invalid, so none of its rules apply and the %d workload(s) it selects deny all traffic: %s",
+	return fmt.Sprintf("invalid, so none of its rules apply and the %d workload(s) it selects accept only what other policies allow: %s",
 		r.Selected, strings.Join(msgs, "; "))
 }
 
