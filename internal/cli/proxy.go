@@ -124,11 +124,20 @@ func runProxy(ctx context.Context, cfg proxy.Config, o proxyOptions, log *slog.L
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go loader.Watch(ctx, o.reloadInterval, hup)
+	// Nothing the command started may outlive it (it logs to the caller's stream): stop and
+	// wait for the loader on the way out.
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		loader.Watch(ctx, o.reloadInterval, hup)
+	}()
+	defer func() {
+		cancel()
+		<-watching
+	}()
 
 	errs := make(chan error, 2)
 	go func() {
