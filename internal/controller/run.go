@@ -32,6 +32,8 @@ const (
 	PathValidateConnect   = "/validate/connect"
 	PathMutateWorkloads   = "/mutate/workloads"
 	PathValidatePolicies  = "/validate/policies"
+	// PathValidateAccessPolicies refuses malformed AccessPolicies.
+	PathValidateAccessPolicies = "/validate/accesspolicies"
 )
 
 // LeaderElectionID names the lease the replicas elect their leader with. The Helm chart's Role
@@ -121,6 +123,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	}})
 	server.Register(PathValidatePolicies, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "policies", Trail: trail, Decider: admission.PolicyDecider{},
+	}})
+	server.Register(PathValidateAccessPolicies, &webhook.Admission{Handler: &admission.Handler{
+		Webhook: "accesspolicies", Trail: trail, Decider: admission.AccessPolicyDecider{},
 	}})
 	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "mutate", Trail: trail, Decider: &admission.PinDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts},

@@ -82,7 +82,7 @@ func TestWebhooksNeverLockTheCluster(t *testing.T) {
 					t.Errorf("%s: service %+v, want outrider-webhook.%s:443", w.name, w.service, ns)
 				}
 			}
-			want := []string{"workloads.validate.outrider.dev", "connect.validate.outrider.dev", "policies.validate.outrider.dev", "workloads.mutate.outrider.dev"}
+			want := []string{"workloads.validate.outrider.dev", "connect.validate.outrider.dev", "policies.validate.outrider.dev", "accesspolicies.validate.outrider.dev", "workloads.mutate.outrider.dev"}
 			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("webhooks (-want +got):\n%s", diff)
 			}
