@@ -51,7 +51,8 @@ type IdentityClient interface {
 	IssueCertificate(ctx context.Context, in *IssueCertificateRequest, opts ...grpc.CallOption) (*IssueCertificateResponse, error)
 	// Watch streams the trust bundle, the workload's inbound policy and the meshed endpoints.
 	// The first message carries all three; later ones carry only what changed. The stream ends
-	// (UNAUTHENTICATED) when the token expires or its pod is deleted: reconnect with a fresh token.
+	// with UNAUTHENTICATED when the token expires (reconnect with the kubelet's fresh token),
+	// PERMISSION_DENIED when its pod was deleted or replaced, UNAVAILABLE when the service stops.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
@@ -109,7 +110,8 @@ type IdentityServer interface {
 	IssueCertificate(context.Context, *IssueCertificateRequest) (*IssueCertificateResponse, error)
 	// Watch streams the trust bundle, the workload's inbound policy and the meshed endpoints.
 	// The first message carries all three; later ones carry only what changed. The stream ends
-	// (UNAUTHENTICATED) when the token expires or its pod is deleted: reconnect with a fresh token.
+	// with UNAUTHENTICATED when the token expires (reconnect with the kubelet's fresh token),
+	// PERMISSION_DENIED when its pod was deleted or replaced, UNAVAILABLE when the service stops.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedIdentityServer()
 }

@@ -55,6 +55,7 @@ type Hub struct {
 
 	computeMu sync.Mutex // one computation at a time; guards the fields below and Subscription.sent*
 	result    *accesspolicy.Result
+	podUIDs   map[accesspolicy.WorkloadKey]string // the pod cache at the last computation
 	endpoints []Endpoint
 	epGen     uint64
 	epHash    [32]byte
@@ -90,7 +91,7 @@ func (h *Hub) Changed() {
 
 // Run computes after every change until ctx ends, then ends every subscription.
 func (h *Hub) Run(ctx context.Context) {
-	defer h.closeAll(ctx.Err())
+	defer func() { h.closeAll(ctx.Err()) }()
 	h.compute(ctx)
 	for {
 		select {
@@ -123,6 +124,7 @@ func (h *Hub) Subscribe(ctx context.Context, pod *corev1.Pod) *Subscription {
 
 	h.computeMu.Lock()
 	defer h.computeMu.Unlock()
+	s.cached = h.podUIDs[s.key] == string(pod.UID)
 	if h.result == nil || h.result.Policies[s.key] == nil {
 		h.computeLocked(ctx) // the pod is new to the cache: compute with it included
 		return s
@@ -193,7 +195,7 @@ func (h *Hub) computeLocked(ctx context.Context) {
 		h.cfg.Log.Error("compiling access policies failed; proxies keep their policies", "err", err.Error())
 		return
 	}
-	h.result = res
+	h.result, h.podUIDs = res, cachedUID
 	if hash := endpointsHash(eps); hash != h.epHash || h.epGen == 0 {
 		h.endpoints, h.epHash = eps, hash
 		h.epGen++

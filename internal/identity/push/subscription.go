@@ -109,6 +109,9 @@ func (s *Subscription) queue(u Update) {
 func (s *Subscription) end(reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if reason == nil {
+		reason = context.Canceled
+	}
 	if s.reason == nil {
 		s.reason = reason
 		close(s.done)
