@@ -34,7 +34,7 @@ func TestClientBootstrapsTheProxy(t *testing.T) {
 	if n != 1 || c.Leaf == nil || c.Leaf.URIs[0].String() != "spiffe://cluster.local/ns/shop/sa/payments" {
 		t.Fatalf("certificate %v (%d installed)", c.Leaf, n)
 	}
-	if life := c.Leaf.NotAfter.Sub(time.Now()); life > 2*time.Minute || life < 100*time.Second {
+	if life := time.Until(c.Leaf.NotAfter); life > 2*time.Minute || life < 100*time.Second {
 		t.Errorf("lifetime %v, want the requested 2m", life)
 	}
 	if f.sink.roots() != 1 || f.sink.lastPolicy() == nil || f.sink.endpointCount() != 1 {
