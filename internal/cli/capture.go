@@ -158,9 +158,6 @@ func runCapture(ctx context.Context, s Streams, o *captureOptions) error {
 	} else {
 		res, err = capture.Apply(ctx, o.cfg, o.opts)
 	}
-	for _, w := range res.Warnings {
-		o.opts.Log.Warn("capture check incomplete", "detail", w)
-	}
 	if err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("capture: %w", err)}
 	}

@@ -29,8 +29,6 @@ type Result struct {
 	// Replaced lists rules that the filter and nat tables held before Apply and that were
 	// not the capture's; Apply replaces those tables whole.
 	Replaced []string
-	// Warnings are what could not be checked.
-	Warnings []string
 }
 
 // families returns the families to capture: IPv4, and IPv6 whenever the kernel has it. An
@@ -115,8 +113,7 @@ func Apply(ctx context.Context, cfg Config, opts Options) (Result, error) {
 				res.Replaced = append(res.Replaced, fmt.Sprintf("%s %s: %s", f, t.Name, rule))
 			}
 		}
-		p, w := r.otherBackend(ctx, b, f)
-		problems, res.Warnings = append(problems, p...), append(res.Warnings, w...)
+		problems = append(problems, r.otherBackend(ctx, b, f)...)
 	}
 	if len(problems) > 0 {
 		return res, &MismatchError{What: "the namespace holds rules that could take packets around the capture; nothing was changed", Backend: b, Problems: problems}
@@ -131,9 +128,7 @@ func Apply(ctx context.Context, cfg Config, opts Options) (Result, error) {
 	if err := r.install(ctx, b, res.Families, payloads, before, log); err != nil {
 		return res, err
 	}
-	w, err := r.verify(ctx, b, res.Families, want)
-	res.Warnings = append(res.Warnings, w...)
-	if err != nil {
+	if err := r.verify(ctx, b, res.Families, want); err != nil {
 		return res, err
 	}
 	log.Info("capture rules installed and verified", "backend", string(b), "families", fmt.Sprint(res.Families), "rules", res.Rules)

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,12 @@ func helperMain(action string) int {
 	switch action {
 	case "dial":
 		res = helperDial(os.Getenv("OUTRIDER_CAPTURE_ADDR"), mark, os.Getenv("OUTRIDER_CAPTURE_DEVICE"))
+	case "apply":
+		// As the init container runs: in its own namespace, with whatever capabilities
+		// it was started with.
+		if _, err := Apply(context.Background(), Config{}, Options{}); err != nil {
+			res.Err = err.Error()
+		}
 	case "setmark":
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		if err == nil {

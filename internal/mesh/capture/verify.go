@@ -42,43 +42,41 @@ func Verify(ctx context.Context, cfg Config, opts Options) (Result, error) {
 		}
 	}
 	res.Rules = countRules(want)
-	res.Warnings, err = r.verify(ctx, res.Backend, res.Families, want)
-	return res, err
+	return res, r.verify(ctx, res.Backend, res.Families, want)
 }
 
-// verify compares the namespace's tables with want. Problems become a *MismatchError; what
-// could not be checked becomes a warning.
-func (r *runner) verify(ctx context.Context, b Backend, fams []Family, want map[Family][]Table) ([]string, error) {
-	var problems, warnings []string
+// verify compares the namespace's tables with want; differences make a *MismatchError.
+func (r *runner) verify(ctx context.Context, b Backend, fams []Family, want map[Family][]Table) error {
+	var problems []string
 	for _, f := range fams {
 		got, err := r.save(ctx, b, f)
 		if err != nil {
-			return warnings, fmt.Errorf("reading the %s rules back: %w", f, err)
+			return fmt.Errorf("reading the %s rules back: %w", f, err)
 		}
 		problems = append(problems, compare(f, want[f], got)...)
-		p, w := r.otherBackend(ctx, b, f)
-		problems, warnings = append(problems, p...), append(warnings, w...)
+		problems = append(problems, r.otherBackend(ctx, b, f)...)
 	}
 	if len(problems) > 0 {
-		return warnings, &MismatchError{What: "the capture rules are not in place", Backend: b, Problems: problems}
+		return &MismatchError{What: "the capture rules are not in place", Backend: b, Problems: problems}
 	}
-	return warnings, nil
+	return nil
 }
 
 // otherBackend lists the rules of the backend that is not b: they would run beside the
-// capture's. A backend that cannot be read (not in the kernel, not installed) holds none that
-// could be found, which is a warning.
-func (r *runner) otherBackend(ctx context.Context, b Backend, f Family) (problems, warnings []string) {
+// capture's. A backend the kernel lacks reads as empty; one that cannot be read (without
+// CAP_NET_RAW, the legacy backend cannot) is a problem, since its rules would go unchecked.
+func (r *runner) otherBackend(ctx context.Context, b Backend, f Family) []string {
 	tables, err := r.save(ctx, b.other(), f)
 	if err != nil {
-		return nil, []string{fmt.Sprintf("could not read the %s backend's %s rules, so they were not checked: %v", b.other(), f, err)}
+		return []string{fmt.Sprintf("%s %s backend: cannot be read, so rules there would run unchecked: %v", f, b.other(), err)}
 	}
+	var problems []string
 	for _, t := range tables {
 		for _, p := range foreign(t) {
 			problems = append(problems, fmt.Sprintf("%s %s backend %s: %s", f, b.other(), t.Name, p))
 		}
 	}
-	return problems, nil
+	return problems
 }
 
 // foreign lists what a table holds that nothing but the capture may: any rule or user chain.
