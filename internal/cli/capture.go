@@ -92,41 +92,17 @@ func (o *captureOptions) validate(s Streams) error {
 	}
 	o.cfg = capture.Config{InboundPort: o.inboundPort, OutboundPort: o.outboundPort,
 		ProxyUID: o.proxyUID, ProxyGID: o.proxyGID, ProxyMark: mark}
-	for _, p := range []struct {
-		flag string
-		in   []string
-		out  *[]uint16
-	}{
-		{"--proxy-ports", o.proxyPorts, &o.cfg.ProxyPorts},
-		{"--exclude-inbound-ports", o.excludeInbound, &o.cfg.ExcludeInboundPorts},
-		{"--exclude-outbound-ports", o.excludeOutbound, &o.cfg.ExcludeOutboundPorts},
-	} {
-		*p.out = []uint16{} // given empty means none, not the default
-		for _, v := range p.in {
-			if v = strings.TrimSpace(v); v == "" {
-				continue
-			}
-			n, err := strconv.ParseUint(v, 10, 16)
-			if err != nil || n == 0 {
-				return usageError("%s: %q is not a port", p.flag, v)
-			}
-			*p.out = append(*p.out, uint16(n))
-		}
+	if o.cfg.ProxyPorts, err = parsePorts("--proxy-ports", o.proxyPorts); err != nil {
+		return err
 	}
-	for _, c := range o.excludeCIDRs {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			continue
-		}
-		pfx, err := netip.ParsePrefix(c)
-		if err != nil {
-			a, aerr := netip.ParseAddr(c)
-			if aerr != nil {
-				return usageError("--exclude-outbound-cidrs: %q is neither a CIDR nor an address", c)
-			}
-			pfx = netip.PrefixFrom(a, a.BitLen())
-		}
-		o.cfg.ExcludeOutboundCIDRs = append(o.cfg.ExcludeOutboundCIDRs, pfx)
+	if o.cfg.ExcludeInboundPorts, err = parsePorts("--exclude-inbound-ports", o.excludeInbound); err != nil {
+		return err
+	}
+	if o.cfg.ExcludeOutboundPorts, err = parsePorts("--exclude-outbound-ports", o.excludeOutbound); err != nil {
+		return err
+	}
+	if o.cfg.ExcludeOutboundCIDRs, err = parseCIDRs(o.excludeCIDRs); err != nil {
+		return err
 	}
 	if _, err := capture.Rules(o.cfg, capture.IPv4); err != nil {
 		return usageError("%v", err)
@@ -186,6 +162,43 @@ func printCapturePayloads(s Streams, cfg capture.Config) error {
 		}
 	}
 	return nil
+}
+
+// parsePorts reads a port list. Given empty, it means none (not the default): the result is
+// empty, not nil.
+func parsePorts(flag string, in []string) ([]uint16, error) {
+	out := []uint16{}
+	for _, v := range in {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || n == 0 {
+			return nil, usageError("%s: %q is not a port", flag, v)
+		}
+		out = append(out, uint16(n))
+	}
+	return out, nil
+}
+
+// parseCIDRs reads prefixes; a bare address is a prefix of one address.
+func parseCIDRs(in []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range in {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil {
+				return nil, usageError("--exclude-outbound-cidrs: %q is neither a CIDR nor an address", c)
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, pfx)
+	}
+	return out, nil
 }
 
 func portStrings(ports []uint16) []string {

@@ -93,30 +93,10 @@ func Apply(ctx context.Context, cfg Config, opts Options) (Result, error) {
 		}
 	}
 	b := res.Backend
-	before := make(map[Family][]Table)
-	var problems []string
-	for _, f := range res.Families {
-		tables, err := r.save(ctx, b, f)
-		if err != nil {
-			return res, fmt.Errorf("reading the current %s rules: %w", f, err)
-		}
-		before[f] = tables
-		for _, t := range tables {
-			w, owned := findTable(want[f], t.Name)
-			if !owned {
-				for _, p := range foreign(t) {
-					problems = append(problems, fmt.Sprintf("%s %s: %s", f, t.Name, p))
-				}
-				continue
-			}
-			for _, rule := range difference(t.Rules, w.Rules) {
-				res.Replaced = append(res.Replaced, fmt.Sprintf("%s %s: %s", f, t.Name, rule))
-			}
-		}
-		problems = append(problems, r.otherBackend(ctx, b, f)...)
-	}
-	if len(problems) > 0 {
-		return res, &MismatchError{What: "the namespace holds rules that could take packets around the capture; nothing was changed", Backend: b, Problems: problems}
+	before, replaced, err := r.precheck(ctx, b, res.Families, want)
+	res.Replaced = replaced
+	if err != nil {
+		return res, err
 	}
 	for _, rule := range res.Replaced {
 		log.Warn("replacing a rule the capture did not write", "rule", rule)
@@ -133,6 +113,41 @@ func Apply(ctx context.Context, cfg Config, opts Options) (Result, error) {
 	}
 	log.Info("capture rules installed and verified", "backend", string(b), "families", fmt.Sprint(res.Families), "rules", res.Rules)
 	return res, nil
+}
+
+// precheck reads the tables Apply is about to replace, and lists the rules in them that are
+// not the capture's. Rules in tables Apply does not own, or in the other backend, are an
+// error: nothing is changed.
+func (r *runner) precheck(ctx context.Context, b Backend, fams []Family, want map[Family][]Table) (before map[Family][]Table, replaced []string, err error) {
+	before = make(map[Family][]Table)
+	var problems []string
+	for _, f := range fams {
+		tables, err := r.save(ctx, b, f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the current %s rules: %w", f, err)
+		}
+		before[f] = tables
+		for _, t := range tables {
+			w, owned := findTable(want[f], t.Name)
+			if !owned {
+				for _, p := range foreign(t) {
+					problems = append(problems, fmt.Sprintf("%s %s: %s", f, t.Name, p))
+				}
+				continue
+			}
+			for _, c := range difference(t.userChains(), w.userChains()) {
+				replaced = append(replaced, fmt.Sprintf("%s %s: chain %s", f, t.Name, c))
+			}
+			for _, rule := range difference(t.Rules, w.Rules) {
+				replaced = append(replaced, fmt.Sprintf("%s %s: %s", f, t.Name, rule))
+			}
+		}
+		problems = append(problems, r.otherBackend(ctx, b, f)...)
+	}
+	if len(problems) > 0 {
+		return before, replaced, &MismatchError{What: "the namespace holds rules that could take packets around the capture; nothing was changed", Backend: b, Problems: problems}
+	}
+	return before, replaced, nil
 }
 
 // install restores each family's payload. On a failure it restores the owned tables of every
