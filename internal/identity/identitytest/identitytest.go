@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
@@ -76,6 +77,18 @@ func Start(t testing.TB, mutate func(*server.Options)) *Harness {
 	}}
 	h.Dynamic = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{v1alpha1.GroupVersion.WithResource("accesspolicies"): "AccessPolicyList"})
+	// The fakes lose objects created between an informer's list and its watch; serve the watches
+	// ourselves and wait for them below, so a test's objects created after Start are seen.
+	watching := make(chan string, 64)
+	watchVia := func(tracker k8stesting.ObjectTracker) k8stesting.WatchReactionFunc {
+		return func(a k8stesting.Action) (bool, watch.Interface, error) {
+			w, err := tracker.Watch(a.GetResource(), a.GetNamespace())
+			watching <- a.GetResource().Resource
+			return true, w, err
+		}
+	}
+	h.Kube.PrependWatchReactor("*", watchVia(h.Kube.Tracker()))
+	h.Dynamic.PrependWatchReactor("*", watchVia(h.Dynamic.Tracker()))
 	opts := server.Options{Namespace: Namespace, ServiceAccount: ServiceAccount, HTTPAddr: "0"}
 	if mutate != nil {
 		mutate(&opts)
@@ -104,9 +117,32 @@ func Start(t testing.TB, mutate func(*server.Options)) *Harness {
 			t.Logf("identity service log:\n%s", h.Logs.String())
 		}
 	})
+	waitWatches(t, watching, "pods", "namespaces", "accesspolicies", "configmaps", "secrets")
 	h.Addr, h.Server = lis.Addr().String(), srv
 	h.ServerID = spiffeid.RequireFromSegments(srv.CA().TrustDomain(), "ns", Namespace, "sa", ServiceAccount)
 	return h
+}
+
+// waitWatches waits until the service watches every resource named.
+func waitWatches(t testing.TB, watching <-chan string, resources ...string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, r := range resources {
+		want[r] = true
+	}
+	timeout := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case r := <-watching:
+			delete(want, r)
+		case <-timeout:
+			t.Fatalf("the identity service does not watch %v", want)
+		}
+	}
+	go func() {
+		for range watching { // later watches (informer restarts) must not block
+		}
+	}()
 }
 
 // Bundle returns the service's trust bundle now.

@@ -18,9 +18,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// The bootstrap trust bundle: a ConfigMap of this name in every meshed namespace, which the
-// injector mounts into the proxy. The proxy verifies the identity service's certificate
-// against it before it has anything else; afterwards Watch keeps its bundle current.
+// The bootstrap trust bundle: a ConfigMap (default name BundleConfigMap) in every meshed
+// namespace, which the injector mounts into the proxy. The proxy verifies the identity
+// service's certificate against it before it has anything else; afterwards Watch keeps its
+// bundle current.
 const (
 	BundleConfigMap = "outrider-trust-bundle"
 	// BundleKey holds the roots, PEM.
@@ -32,6 +33,7 @@ const (
 // Publisher keeps the bundle ConfigMap of every meshed namespace current. It writes only what
 // differs from its cache, and restores a ConfigMap that someone else edited.
 type Publisher struct {
+	name     string
 	client   kubernetes.Interface
 	log      *slog.Logger
 	factory  informers.SharedInformerFactory
@@ -44,11 +46,15 @@ type Publisher struct {
 	kick chan struct{}
 }
 
-// NewPublisher watches the bundle ConfigMaps of all namespaces; onChange is called (it must not
-// block) when one changes, so the hub can restore it.
-func NewPublisher(client kubernetes.Interface, log *slog.Logger, onChange func()) (*Publisher, error) {
+// NewPublisher watches the bundle ConfigMaps called name (empty: BundleConfigMap) in all
+// namespaces; onChange is called (it must not block) when one changes, so the hub can restore
+// it.
+func NewPublisher(client kubernetes.Interface, name string, log *slog.Logger, onChange func()) (*Publisher, error) {
+	if name == "" {
+		name = BundleConfigMap
+	}
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", BundleConfigMap).String()
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
 	}))
 	inf := f.Core().V1().ConfigMaps().Informer()
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -58,7 +64,7 @@ func NewPublisher(client kubernetes.Interface, log *slog.Logger, onChange func()
 		return nil, err
 	}
 	return &Publisher{
-		client: client, log: log, factory: f, informer: inf,
+		name: name, client: client, log: log, factory: f, informer: inf,
 		lister: f.Core().V1().ConfigMaps().Lister(), kick: make(chan struct{}, 1),
 	}, nil
 }
@@ -109,12 +115,12 @@ func (p *Publisher) Run(ctx context.Context) {
 }
 
 func (p *Publisher) sync(ctx context.Context, ns string, want map[string]string) {
-	cur, err := p.lister.ConfigMaps(ns).Get(BundleConfigMap)
+	cur, err := p.lister.ConfigMaps(ns).Get(p.name)
 	cms := p.client.CoreV1().ConfigMaps(ns)
 	switch {
 	case apierrors.IsNotFound(err):
 		_, err = cms.Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: BundleConfigMap, Namespace: ns, Labels: map[string]string{
+			ObjectMeta: metav1.ObjectMeta{Name: p.name, Namespace: ns, Labels: map[string]string{
 				"app.kubernetes.io/part-of": "outrider", "app.kubernetes.io/component": "identity",
 			}},
 			Data: want,

@@ -8,6 +8,7 @@ import (
 	"github.com/outrider-sec/outrider/internal/identity/auth"
 	"github.com/outrider-sec/outrider/internal/identity/ca"
 	"github.com/outrider-sec/outrider/internal/identity/castore"
+	"github.com/outrider-sec/outrider/internal/identity/push"
 )
 
 // Defaults of Options.
@@ -35,6 +36,9 @@ type Options struct {
 	// ProvenanceKeys names a ConfigMap in Namespace whose "<key-id>.pub" entries are the
 	// controller's Ed25519 provenance public keys. Empty: no certificate carries provenance.
 	ProvenanceKeys string
+	// BundleConfigMap is the name of the bootstrap bundle ConfigMap published in every meshed
+	// namespace. Default "outrider-trust-bundle".
+	BundleConfigMap string
 	// Audience of the proxies' projected tokens. Default "outrider-identity".
 	Audience string
 	// DefaultTTL of workload certificates when a proxy asks for none. Default 24h.
@@ -66,6 +70,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.StateSecret == "" {
 		o.StateSecret = castore.DefaultStateSecret
+	}
+	if o.BundleConfigMap == "" {
+		o.BundleConfigMap = push.BundleConfigMap
 	}
 	if o.Audience == "" {
 		o.Audience = auth.DefaultAudience

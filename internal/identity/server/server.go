@@ -69,7 +69,7 @@ func New(ctx context.Context, c Clients, opts Options, log *slog.Logger) (*Serve
 	if s.informers, err = push.NewInformers(c.Kube, c.Dynamic, c.Kube.Discovery(), log, func() { poke(s.caChanged) }); err != nil {
 		return nil, err
 	}
-	if s.publisher, err = push.NewPublisher(c.Kube, log.With("component", "bundle"), func() { poke(s.caChanged) }); err != nil {
+	if s.publisher, err = push.NewPublisher(c.Kube, opts.BundleConfigMap, log.With("component", "bundle"), func() { poke(s.caChanged) }); err != nil {
 		return nil, err
 	}
 	s.hub, err = push.NewHub(push.Config{
