@@ -3,6 +3,8 @@ package policy
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/outrider-sec/outrider/internal/imageref"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
@@ -13,6 +15,62 @@ type Engine struct {
 	policies  []*Policy
 	now       func() time.Time
 	imageData ImageData
+	injector  Injector
+}
+
+// Injector recognises what the mesh injector put into a pod: exactly its own containers and
+// volumes, as it makes them now. Those are Outrider's, not the workload's: the engine leaves
+// them out of every check (the capture init container runs as root with NET_ADMIN by design).
+// Anything else under the reserved names is a forgery (mesh.reservedNames).
+type Injector interface {
+	InjectedContainer(spec *corev1.PodSpec, c *corev1.Container) bool
+	InjectedVolume(spec *corev1.PodSpec, v *corev1.Volume) bool
+}
+
+// WithInjector returns a copy of the engine that exempts what inj recognises.
+func (e *Engine) WithInjector(inj Injector) *Engine {
+	c := *e
+	c.injector = inj
+	return &c
+}
+
+// withoutInjected returns the template and containers the checks judge: tmpl without the
+// injector's containers and volumes (containers keep their paths in the object).
+func (e *Engine) withoutInjected(tmpl *workload.PodTemplate) (*workload.PodTemplate, []workload.ContainerRef) {
+	all := workload.AllContainers(tmpl.Spec, tmpl.Path)
+	if e.injector == nil {
+		return tmpl, all
+	}
+	var apps []workload.ContainerRef
+	injected := 0
+	for _, c := range all {
+		if c.List == workload.InitContainers && e.injector.InjectedContainer(tmpl.Spec, c.Container) {
+			injected++
+			continue
+		}
+		apps = append(apps, c)
+	}
+	var volumes []corev1.Volume
+	for i := range tmpl.Spec.Volumes {
+		if !e.injector.InjectedVolume(tmpl.Spec, &tmpl.Spec.Volumes[i]) {
+			volumes = append(volumes, tmpl.Spec.Volumes[i])
+		}
+	}
+	if injected == 0 && len(volumes) == len(tmpl.Spec.Volumes) {
+		return tmpl, all
+	}
+	spec := *tmpl.Spec
+	spec.InitContainers = nil
+	for i := range tmpl.Spec.InitContainers {
+		if !e.injector.InjectedContainer(tmpl.Spec, &tmpl.Spec.InitContainers[i]) {
+			spec.InitContainers = append(spec.InitContainers, tmpl.Spec.InitContainers[i])
+		}
+	}
+	spec.Volumes = volumes
+	out := *tmpl
+	out.Spec = &spec
+	// The refs in apps point into the original spec; the filtered copy holds the same values.
+	return &out, apps
 }
 
 // NewEngine returns an engine for policies. now tells exceptions whether they have expired;
@@ -55,7 +113,7 @@ type Namespace struct {
 func (e *Engine) Evaluate(obj *workload.Object, ns Namespace) []Finding {
 	in := &Input{Object: obj, Template: obj.Template, ImageData: e.imageData, Namespace: ns}
 	if obj.Template != nil {
-		in.Containers = workload.AllContainers(obj.Template.Spec, obj.Template.Path)
+		in.Template, in.Containers = e.withoutInjected(obj.Template)
 	}
 	target := Target{Kind: obj.Kind, Namespace: ns.Name, NamespaceLabels: ns.Labels, Labels: workloadLabels(obj)}
 	in.Now = e.now()
@@ -168,7 +226,8 @@ func (e *Engine) TrustNeeds(obj *workload.Object, ns Namespace) []imageref.Refer
 	var out []imageref.Reference
 	seen := map[string]bool{}
 	policies := e.matching(obj, ns)
-	for _, c := range workload.AllContainers(obj.Template.Spec, obj.Template.Path) {
+	_, containers := e.withoutInjected(obj.Template)
+	for _, c := range containers {
 		ref, err := parsedImage(c)
 		if err != nil || seen[c.Container.Image] {
 			continue
