@@ -9,6 +9,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/outrider-sec/outrider/internal/imageref"
+	"github.com/outrider-sec/outrider/internal/mesh/inject"
 	"github.com/outrider-sec/outrider/internal/policy"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
@@ -50,6 +51,10 @@ type WorkloadDecider struct {
 	Images ImageFacts
 	// FailOn is the lowest severity an Enforce finding refuses at (the scan's --fail-on).
 	FailOn policy.Severity
+	// Mesh recognises the injector's containers, which the checks leave out; nil: no mesh.
+	Mesh *inject.Config
+	// OptOut says who may opt a pod out of the mesh in a meshed namespace.
+	OptOut OptOut
 }
 
 // ErrNotReady is returned while no policy has been loaded; the webhook answers with an error so
@@ -84,6 +89,12 @@ func (d *WorkloadDecider) Decide(ctx context.Context, req *admissionv1.Admission
 		if o, err := workload.DecodeObject("admission", req.OldObject.Raw); err == nil {
 			old = o
 		}
+	}
+	if msg := d.OptOut.refusal(req, obj, labels); msg != "" {
+		return &Decision{Allowed: false, Message: msg}, nil
+	}
+	if d.Mesh != nil {
+		engine = engine.WithInjector(d.Mesh)
 	}
 	engine = d.withImageData(ctx, engine, ns, obj, old)
 	findings := engine.Evaluate(obj, ns)

@@ -28,46 +28,22 @@ type DigestResolver interface {
 	ResolveDigest(ctx context.Context, ref imageref.Reference, pull PullContext) (string, error)
 }
 
-// PinDecider is the mutating webhook's image half: it rewrites every container image of a
-// workload (all three lists) that names a tag to "repo:tag@sha256:…", the digest the tag names
-// at admission, when a policy that applies asks for it (spec.images.pinDigests, on by default).
-// A tag moved afterwards cannot change what runs (DESIGN invariant 3).
+// pinImages returns the patches that pin obj's images: every container image (all three
+// lists) that names a tag becomes "repo:tag@sha256:…", the digest the tag names now, when a
+// policy that applies asks for it (spec.images.pinDigests, on by default). A tag moved
+// afterwards cannot change what runs (DESIGN invariant 3). The injector's own containers are
+// left as configured.
 //
 // It never refuses: an image it could not resolve stays as written, with a warning naming the
 // registry and the image, and the validating webhook judges what it sees (image.digest refuses
 // unpinned images where a policy requires digests; signature checks refuse what they could not
 // verify, per spec.images.onRegistryError).
-type PinDecider struct {
-	Engines    EngineSource
-	Namespaces NamespaceLabeler
-	Resolver   DigestResolver
-}
-
-// Decide returns the patches that pin the object's images.
-func (d *PinDecider) Decide(ctx context.Context, req *admissionv1.AdmissionRequest) (*Decision, error) {
-	engine := d.Engines()
-	if engine == nil {
-		return nil, ErrNotReady
-	}
-	obj, err := workload.DecodeObject("admission", req.Object.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
-	}
-	if obj.Template == nil {
-		return &Decision{Allowed: true}, nil
-	}
-	labels, err := d.Namespaces.NamespaceLabels(ctx, req.Namespace)
-	if err != nil {
-		return nil, fmt.Errorf("reading namespace %q: %w", req.Namespace, err)
-	}
-	if !engine.PinsDigests(obj, policy.Namespace{Name: req.Namespace, Labels: labels}) {
-		return &Decision{Allowed: true}, nil
+func (d *MutateDecider) pinImages(ctx context.Context, req *admissionv1.AdmissionRequest, engine *policy.Engine, obj *workload.Object, ns policy.Namespace) ([]jsonpatch.Operation, []string) {
+	if d.Resolver == nil || !engine.PinsDigests(obj, ns) {
+		return nil, nil
 	}
 	unchanged := oldImages(req)
 	spec := obj.Template.Spec
-	if obj.Namespace == "" {
-		obj.Namespace = req.Namespace
-	}
 	pull := PullContextOf(obj)
 
 	type pin struct {
@@ -78,6 +54,9 @@ func (d *PinDecider) Decide(ctx context.Context, req *admissionv1.AdmissionReque
 	}
 	var todo []*pin
 	for _, c := range workload.AllContainers(spec, obj.Template.Path) {
+		if d.Mesh != nil && c.List == workload.InitContainers && d.Mesh.InjectedContainer(spec, c.Container) {
+			continue
+		}
 		ref, err := imageref.Parse(c.Container.Image)
 		if err != nil || ref.Pinned() || unchanged[c.Path] == c.Container.Image {
 			continue // image.registry reports what does not parse; UPDATE leaves running images be
@@ -94,15 +73,16 @@ func (d *PinDecider) Decide(ctx context.Context, req *admissionv1.AdmissionReque
 	}
 	wg.Wait()
 
-	dec := &Decision{Allowed: true}
+	var ops []jsonpatch.Operation
+	var warnings []string
 	for _, p := range todo {
 		if p.err != nil {
-			dec.Warnings = append(dec.Warnings, fmt.Sprintf("%s: image %q was not pinned to a digest: %v", p.c.Path, p.c.Container.Image, p.err))
+			warnings = append(warnings, fmt.Sprintf("%s: image %q was not pinned to a digest: %v", p.c.Path, p.c.Container.Image, p.err))
 			continue
 		}
-		dec.Patches = append(dec.Patches, jsonpatch.NewOperation("replace", jsonPointer(p.c.Path)+"/image", pinnedImage(p.c.Container.Image, p.digest)))
+		ops = append(ops, jsonpatch.NewOperation("replace", jsonPointer(p.c.Path)+"/image", pinnedImage(p.c.Container.Image, p.digest)))
 	}
-	return dec, nil
+	return ops, warnings
 }
 
 // pinnedImage keeps the reference as written, tag included for people, and adds the digest,

@@ -30,7 +30,7 @@ func (r verifierResolver) ResolveDigest(ctx context.Context, ref imageref.Refere
 }
 
 // pinRegistry is a registry on loopback holding app:v1, and a decider resolving against it.
-func pinRegistry(t *testing.T, policySpec string) (host, digest string, d *PinDecider) {
+func pinRegistry(t *testing.T, policySpec string) (host, digest string, d *MutateDecider) {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -48,7 +48,7 @@ func pinRegistry(t *testing.T, policySpec string) (host, digest string, d *PinDe
 	}
 	h, _ := img.Digest()
 	v := imagetrust.NewVerifier(imagetrust.Config{Client: imgregistry.New(imgregistry.Options{})})
-	return host, h.String(), &PinDecider{Engines: engineOf(t, policySpec), Namespaces: fakeNamespaces{"shop": {}}, Resolver: verifierResolver{v}}
+	return host, h.String(), &MutateDecider{Engines: engineOf(t, policySpec), Namespaces: fakeNamespaces{"shop": {}}, Resolver: verifierResolver{v}}
 }
 
 // applyPatches applies a decision's patches to the request's object and decodes the result.
@@ -73,7 +73,7 @@ func applyPatches(t *testing.T, req *admissionv1.AdmissionRequest, dec *Decision
 	return obj
 }
 
-func TestPinDeciderPinsEveryContainerList(t *testing.T) {
+func TestMutateDeciderPinsEveryContainerList(t *testing.T) {
 	host, digest, d := pinRegistry(t, "{}")
 	manifest := `
 apiVersion: batch/v1
@@ -119,7 +119,7 @@ spec:
 	}
 }
 
-func TestPinDeciderPinsEphemeralContainers(t *testing.T) {
+func TestMutateDeciderPinsEphemeralContainers(t *testing.T) {
 	host, digest, d := pinRegistry(t, "{}")
 	manifest := strings.ReplaceAll(`
 apiVersion: v1
@@ -141,7 +141,7 @@ spec:
 	}
 }
 
-func TestPinDeciderLeavesWhatItShould(t *testing.T) {
+func TestMutateDeciderLeavesWhatItShould(t *testing.T) {
 	deployment := func(image string) string {
 		return `
 apiVersion: apps/v1

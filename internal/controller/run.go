@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Webhook: "accesspolicies", Trail: trail, Decider: admission.AccessPolicyDecider{},
 	}})
 	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
-		Webhook: "mutate", Trail: trail, Decider: &admission.PinDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts},
+		Webhook: "mutate", Trail: trail, Decider: &admission.MutateDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts},
 	}})
 
 	if err := (&statusReconciler{client: mgr.GetClient(), secrets: policies.Secrets}).setup(mgr); err != nil {

@@ -26,12 +26,20 @@ const (
 	ProxyContainer    = "outrider-proxy"
 	CaptureContainer  = "outrider-capture"
 	ProxyVolumePrefix = "outrider-proxy"
+
+	// InjectAnnotation "false" (InjectDisabled) on a pod template takes it out of the mesh; the
+	// admission controller lets only the users its configuration names write it.
+	InjectAnnotation = "security.outrider.dev/inject"
+	InjectDisabled   = "false"
 )
 
 // meshed reports whether the pod is in the mesh: its namespace is labelled, or its template is
-// annotated, security.outrider.dev/mesh=enabled.
+// annotated, security.outrider.dev/mesh=enabled, and it does not opt out (InjectAnnotation).
 func meshed(in *Input) bool {
 	if in.Template == nil {
+		return false
+	}
+	if in.Template.Meta != nil && in.Template.Meta.Annotations[InjectAnnotation] == InjectDisabled {
 		return false
 	}
 	if in.Namespace.Labels[MeshLabel] == MeshEnabled {

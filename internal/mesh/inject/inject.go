@@ -58,8 +58,8 @@ const (
 	MetricsPort = 15090
 
 	// InjectAnnotation "false" on a pod template opts it out of the mesh, when the user who
-	// wrote it may (Config.OptOut).
-	InjectAnnotation = "security.outrider.dev/inject"
+	// wrote it may (the admission controller's opt-out settings).
+	InjectAnnotation = policy.InjectAnnotation
 	// StatusAnnotation records that the pod was injected, and with which template version.
 	StatusAnnotation = "security.outrider.dev/injected"
 	// Version changes whenever the templates change shape.
@@ -294,4 +294,29 @@ func joinComma(s []string) string {
 		out += v
 	}
 	return out
+}
+
+// Mesh labels and annotations that decide injection.
+const (
+	// MeshOptional on a namespace's mesh label lets its pods join with the pod annotation.
+	MeshOptional = "optional"
+	// InjectDisabled on InjectAnnotation opts a pod out.
+	InjectDisabled = policy.InjectDisabled
+)
+
+// Wanted says whether a pod with these annotations, in a namespace with these labels, is
+// meshed: the namespace is labelled security.outrider.dev/mesh=enabled, or =optional and the
+// pod annotated security.outrider.dev/mesh=enabled; and the pod is not annotated
+// security.outrider.dev/inject=false.
+func Wanted(podAnnotations, nsLabels map[string]string) bool {
+	if podAnnotations[InjectAnnotation] == InjectDisabled {
+		return false
+	}
+	switch nsLabels[policy.MeshLabel] {
+	case policy.MeshEnabled:
+		return true
+	case MeshOptional:
+		return podAnnotations[policy.MeshAnnotation] == policy.MeshEnabled
+	}
+	return false
 }
