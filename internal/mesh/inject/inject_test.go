@@ -161,7 +161,9 @@ func TestForgedMeshContainersAreRefused(t *testing.T) {
 		"capture running another command": func(s *corev1.PodSpec) { s.InitContainers[0].Args = []string{"sh", "-c", "iptables -F"} },
 		"capture from another image":      func(s *corev1.PodSpec) { s.InitContainers[0].Image = "evil.example/tools:1" },
 		"proxy from another image":        func(s *corev1.PodSpec) { s.InitContainers[1].Image = "evil.example/proxy:1" },
-		"proxy with a capability":         func(s *corev1.PodSpec) { s.InitContainers[1].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"} },
+		"proxy with a capability": func(s *corev1.PodSpec) {
+			s.InitContainers[1].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"}
+		},
 		"proxy with a garbage probe table": func(s *corev1.PodSpec) {
 			for i, e := range s.InitContainers[1].Env {
 				if e.Name == appprobe.Env {
@@ -188,4 +190,3 @@ func TestForgedMeshContainersAreRefused(t *testing.T) {
 		})
 	}
 }
-
