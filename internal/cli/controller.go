@@ -21,6 +21,8 @@ func newControllerCommand(s Streams) *cobra.Command {
 		exempt    string
 		hosts     []string
 		mirrors   []string
+		mesh      controller.MeshOptions
+		meshOn    bool
 		logFormat string
 		logLevel  string
 		log       *slog.Logger
@@ -58,6 +60,9 @@ only against a cluster whose webhook configurations point at it.`,
 				return err
 			}
 			o.RegistryMirrors = m
+			if meshOn {
+				o.Mesh = &mesh
+			}
 			if o.Namespace == "" {
 				o.Namespace = os.Getenv("POD_NAMESPACE")
 			}
@@ -97,6 +102,15 @@ only against a cluster whose webhook configurations point at it.`,
 	f.DurationVar(&o.ImageCacheTTL, "image-cache-ttl", 5*time.Minute, "how long a tag's digest and an image's signatures are reused")
 	f.DurationVar(&o.ImageNegativeCacheTTL, "image-negative-cache-ttl", 10*time.Second, "how long a registry error is reused before asking again")
 	f.BoolVar(&o.ReadPullSecrets, "read-pull-secrets", true, "read pods' image pull secrets and key.secretRef Secrets (get only)")
+	f.BoolVar(&meshOn, "mesh", false, "inject the mesh (capture and proxy) into pods of meshed namespaces")
+	f.StringVar(&mesh.Image, "mesh-image", "", "Outrider's image for the injected capture and proxy containers (pin it by digest)")
+	f.StringVar(&mesh.IdentityService, "mesh-identity-service", "outrider-identity", "the identity Service in the controller's namespace")
+	f.IntVar(&mesh.IdentityPort, "mesh-identity-port", 15012, "the identity Service's gRPC port")
+	f.StringVar(&mesh.IdentityID, "mesh-identity-id", "", "the SPIFFE ID the identity service presents (spiffe://<td>/ns/<ns>/sa/<sa>)")
+	f.StringVar(&mesh.BundleConfigMap, "mesh-bundle-configmap", "outrider-trust-bundle", "the trust bundle ConfigMap in every meshed namespace")
+	f.StringSliceVar(&mesh.OptOutUsers, "mesh-opt-out-users", nil, "users who may opt pods out of a meshed namespace's mesh (security.outrider.dev/inject: \"false\")")
+	f.StringSliceVar(&mesh.OptOutGroups, "mesh-opt-out-groups", nil, "groups who may opt pods out of a meshed namespace's mesh")
+	f.StringVar(&mesh.LogLevel, "mesh-proxy-log-level", "info", "log level of the injected proxies")
 	f.StringVar(&o.RegistryCredentials, "registry-credentials", "", "docker config.json with the controller's own registry credentials (tried after a pod's pull secrets)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

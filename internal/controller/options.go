@@ -50,6 +50,26 @@ type Options struct {
 	RegistryCredentials string
 	// VEXInterval is how often the VEX ConfigMaps are re-read (default 30s).
 	VEXInterval time.Duration
+	// Mesh configures sidecar injection; nil injects nothing.
+	Mesh *MeshOptions
+}
+
+// MeshOptions configure sidecar injection.
+type MeshOptions struct {
+	// Image is Outrider's image for the capture and proxy containers.
+	Image string
+	// IdentityService is the identity Service's name in the controller's namespace, and
+	// IdentityPort its gRPC port; pods reach it at the Service's cluster IP.
+	IdentityService string
+	IdentityPort    int
+	// IdentityID is the SPIFFE ID the identity service presents.
+	IdentityID string
+	// BundleConfigMap is the trust bundle ConfigMap in every meshed namespace.
+	BundleConfigMap string
+	// OptOutUsers and OptOutGroups may take pods out of a meshed namespace's mesh.
+	OptOutUsers, OptOutGroups []string
+	// LogLevel of the proxies.
+	LogLevel string
 }
 
 func (o *Options) defaults() error {

@@ -96,6 +96,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
+	mesh, optOut, err := meshConfig(ctx, &opts, mgr.GetAPIReader())
+	if err != nil {
+		return err
+	}
 	if err := mgr.Add(policies); err != nil {
 		return err
 	}
@@ -115,7 +119,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	server := &drainingServer{Server: mgr.GetWebhookServer(), drain: drain}
 	server.Register(PathValidateWorkloads, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "workloads", Trail: trail,
-		Decider: &admission.WorkloadDecider{Engines: policies.Engine, Namespaces: lookups, Images: facts, FailOn: opts.FailOn},
+		Decider: &admission.WorkloadDecider{Engines: policies.Engine, Namespaces: lookups, Images: facts, FailOn: opts.FailOn,
+			Mesh: mesh, OptOut: optOut},
 	}})
 	server.Register(PathValidateConnect, &webhook.Admission{Handler: &admission.Handler{
 		Webhook: "connect", Trail: trail,
@@ -128,7 +133,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Webhook: "accesspolicies", Trail: trail, Decider: admission.AccessPolicyDecider{},
 	}})
 	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
-		Webhook: "mutate", Trail: trail, Decider: &admission.MutateDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts},
+		Webhook: "mutate", Trail: trail, Decider: &admission.MutateDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts, Mesh: mesh},
 	}})
 
 	if err := (&statusReconciler{client: mgr.GetClient(), secrets: policies.Secrets}).setup(mgr); err != nil {

@@ -346,3 +346,19 @@ func TestRenderRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestMeshArgsNeedTheIdentityService(t *testing.T) {
+	r := render(t, Options{Set: []string{"mesh.enabled=true", "identity.enabled=true", "mesh.optOutGroups={mesh-admins}"}})
+	var d appsv1.Deployment
+	r.one(t, "Deployment", "outrider-controller", &d)
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	for _, want := range []string{"--mesh ", "--mesh-image=127.0.0.1:5000/outrider:dev", "--mesh-identity-service=outrider-identity",
+		"--mesh-identity-id=spiffe://cluster.local/ns/outrider-system/sa/outrider-identity", "--mesh-opt-out-groups=mesh-admins"} {
+		if !strings.Contains(args+" ", want) {
+			t.Errorf("controller args lack %q:\n%s", want, args)
+		}
+	}
+	if _, err := Render(Options{Set: []string{"mesh.enabled=true"}}); err == nil || !strings.Contains(err.Error(), "mesh.enabled needs identity.enabled") {
+		t.Errorf("mesh without identity rendered: %v", err)
+	}
+}

@@ -73,6 +73,8 @@ type Config struct {
 	Image string
 	// IdentityAddress is host:port of `outrider identity`, as pods reach it.
 	IdentityAddress string
+	// IdentityID is the SPIFFE ID the identity service must present.
+	IdentityID string
 	// BundleConfigMap holds the trust bundle (key bundle.pem) in every meshed namespace.
 	BundleConfigMap string
 	// ProxyResources and CaptureResources are the containers' requests and limits.
@@ -98,6 +100,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("the mesh image is not set")
 	case c.IdentityAddress == "":
 		return fmt.Errorf("the identity service address is not set")
+	case c.IdentityID == "":
+		return fmt.Errorf("the identity service's SPIFFE ID is not set")
 	case c.BundleConfigMap == "":
 		return fmt.Errorf("the trust bundle ConfigMap is not set")
 	}
@@ -202,6 +206,7 @@ func (c *Config) captureContainer() corev1.Container {
 func (c *Config) proxyContainer(probes appprobe.Set) corev1.Container {
 	args := []string{"proxy",
 		"--identity-address=" + c.IdentityAddress,
+		"--identity-id=" + c.IdentityID,
 		"--identity-token=" + TokenFile,
 		"--bootstrap-bundle=" + BundleFile,
 		"--admin-socket=" + AdminSock,
