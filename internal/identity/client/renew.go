@@ -32,7 +32,7 @@ func (c *Client) renewLoop(ctx context.Context) {
 		next, err := c.renew(ctx)
 		if err != nil {
 			wait := bo.next()
-			c.cfg.Log.Warn("certificate request failed; keeping the current certificate", "err", err.Error(), "retryIn", wait, "expires", c.Expiry())
+			c.cfg.Log.Warn("certificate request failed; keeping the current certificate", "err", err.Error(), "retryIn", wait.String(), "expires", c.Expiry())
 			if !c.sleep(ctx, wait) {
 				return
 			}
@@ -89,7 +89,7 @@ func (c *Client) renew(ctx context.Context) (time.Duration, error) {
 	c.hasCert.Store(true)
 	c.expiry.Store(leaf.NotAfter.UnixNano())
 	next := renewAfter(c.cfg.Now(), leaf.NotAfter, mathrand.Float64())
-	c.cfg.Log.Info("certificate installed", "id", id.String(), "notAfter", leaf.NotAfter, "renewIn", next.Round(time.Second), "provenance", resp.GetProvenance())
+	c.cfg.Log.Info("certificate installed", "id", id.String(), "notAfter", leaf.NotAfter, "renewIn", next.Round(time.Second).String(), "provenance", resp.GetProvenance())
 	return next, nil
 }
 

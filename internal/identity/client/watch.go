@@ -32,7 +32,7 @@ func (c *Client) watchLoop(ctx context.Context) {
 			continue
 		}
 		wait := bo.next()
-		c.cfg.Log.Warn("watch stream failed; keeping the current policy, bundle and endpoints", "err", err.Error(), "retryIn", wait)
+		c.cfg.Log.Warn("watch stream failed; keeping the current policy, bundle and endpoints", "err", err.Error(), "retryIn", wait.String())
 		if !c.sleep(ctx, wait) {
 			return
 		}

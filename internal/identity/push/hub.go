@@ -208,7 +208,7 @@ func (h *Hub) computeLocked(ctx context.Context) {
 	if h.cfg.Publish != nil {
 		h.cfg.Publish(ctx, meshedNamespaces(world), bundle)
 	}
-	h.cfg.Log.Debug("mesh state computed", "workloads", len(world.Workloads), "endpoints", len(eps), "subscribers", len(subs), "took", time.Since(start))
+	h.cfg.Log.Debug("mesh state computed", "workloads", len(world.Workloads), "endpoints", len(eps), "subscribers", len(subs), "took", time.Since(start).String())
 }
 
 func (h *Hub) endSub(s *Subscription, reason error) {
