@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/outrider-sec/outrider/internal/policy"
 )
 
 // ALPN is the application protocol mesh proxies negotiate with each other. The inbound side
@@ -31,10 +29,13 @@ const (
 const ProxyMark = 0x539
 
 // ProxyUID and ProxyGID are the user and group the proxy runs as in a pod; the capture rules
-// may match them as well as the mark. Admission refuses them to application containers.
+// may match them as well as the mark. Admission refuses them to application containers: they
+// equal policy.ProxyUID and policy.ProxyGID, which a test checks. They are spelt out rather
+// than imported so the data plane does not link the policy engine (Kubernetes types, CEL,
+// registries): a binary built from this package alone stays small.
 const (
-	ProxyUID = policy.ProxyUID
-	ProxyGID = policy.ProxyGID
+	ProxyUID int64 = 1337
+	ProxyGID int64 = 1337
 )
 
 // Egress decides what happens to outbound connections to destinations outside the mesh.
