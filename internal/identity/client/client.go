@@ -29,10 +29,11 @@ type Sink interface {
 	SetEndpoints(proxy.Endpoints)
 }
 
-// Defaults of Config.
+// Defaults of Config: where the injector (internal/mesh/inject) mounts the projected token and
+// the bundle ConfigMap in the proxy container.
 const (
-	DefaultTokenFile  = "/var/run/secrets/outrider/token/token"
-	DefaultBundleFile = "/var/run/secrets/outrider/bundle/bundle.pem"
+	DefaultTokenFile  = "/var/run/secrets/outrider/identity/token"
+	DefaultBundleFile = "/var/run/outrider/bundle/bundle.pem"
 	defaultMinBackoff = 500 * time.Millisecond
 	defaultMaxBackoff = 30 * time.Second
 	callTimeout       = 15 * time.Second
@@ -46,10 +47,9 @@ type Config struct {
 	// spiffe://<trust-domain>/ns/<its namespace>/sa/<its ServiceAccount>.
 	ServerID spiffeid.ID
 	// TokenFile is the projected ServiceAccount token (audience outrider-identity). Default
-	// /var/run/secrets/outrider/token/token.
+	// /var/run/secrets/outrider/identity/token.
 	TokenFile string
-	// BundleFile is the bootstrap trust bundle, PEM. Default
-	// /var/run/secrets/outrider/bundle/bundle.pem.
+	// BundleFile is the bootstrap trust bundle, PEM. Default /var/run/outrider/bundle/bundle.pem.
 	BundleFile string
 	// TTL asked for each certificate; 0 lets the service choose (24h unless configured).
 	TTL time.Duration
