@@ -111,6 +111,8 @@ only against a cluster whose webhook configurations point at it.`,
 	f.StringSliceVar(&mesh.OptOutUsers, "mesh-opt-out-users", nil, "users who may opt pods out of a meshed namespace's mesh (security.outrider.dev/inject: \"false\")")
 	f.StringSliceVar(&mesh.OptOutGroups, "mesh-opt-out-groups", nil, "groups who may opt pods out of a meshed namespace's mesh")
 	f.StringVar(&mesh.LogLevel, "mesh-proxy-log-level", "info", "log level of the injected proxies")
+	f.StringVar(&mesh.ProvenanceSecret, "mesh-provenance-secret", "outrider-provenance-key", "Secret with the controller's provenance signing key (created on first start)")
+	f.StringVar(&mesh.ProvenanceKeys, "mesh-provenance-keys", "outrider-provenance-keys", "ConfigMap the provenance public key is published in, for the identity service")
 	f.StringVar(&o.RegistryCredentials, "registry-credentials", "", "docker config.json with the controller's own registry credentials (tried after a pod's pull secrets)")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

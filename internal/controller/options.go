@@ -70,6 +70,9 @@ type MeshOptions struct {
 	OptOutUsers, OptOutGroups []string
 	// LogLevel of the proxies.
 	LogLevel string
+	// ProvenanceSecret holds the controller's provenance signing key (created on first start),
+	// and ProvenanceKeys is the ConfigMap its public key is published in.
+	ProvenanceSecret, ProvenanceKeys string
 }
 
 func (o *Options) defaults() error {

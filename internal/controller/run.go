@@ -100,6 +100,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
+	var signer admission.ProvenanceSigner
+	if opts.Mesh != nil {
+		s, err := loadProvenanceKey(ctx, clientset, opts.Namespace, opts.Mesh.ProvenanceSecret, opts.Mesh.ProvenanceKeys)
+		if err != nil {
+			return err
+		}
+		signer = s
+	}
 	if err := mgr.Add(policies); err != nil {
 		return err
 	}
@@ -133,7 +141,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 		Webhook: "accesspolicies", Trail: trail, Decider: admission.AccessPolicyDecider{},
 	}})
 	server.Register(PathMutateWorkloads, &webhook.Admission{Handler: &admission.Handler{
-		Webhook: "mutate", Trail: trail, Decider: &admission.MutateDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts, Mesh: mesh},
+		Webhook: "mutate", Trail: trail, Decider: &admission.MutateDecider{Engines: policies.Engine, Namespaces: lookups, Resolver: facts, Mesh: mesh,
+			Images: facts, Provenance: signer},
 	}})
 
 	if err := (&statusReconciler{client: mgr.GetClient(), secrets: policies.Secrets}).setup(mgr); err != nil {
