@@ -124,3 +124,17 @@ bench-admission-signatures: ## Admission latency with signature verification, co
 
 bench: bench-admission-signatures
 # --- end benchmarks: admission ---
+
+# --- benchmarks: mesh ---
+# Two sidecar proxies between a fortio client and server in private network namespaces: direct,
+# the Outrider pair (capture rules as in the proxy's netns tests), an HAProxy pair and an nginx
+# (stream) pair doing the same mTLS, a plain-TCP HAProxy pair as the floor, and Outrider's data
+# plane in a proxy-only binary as a diagnostic. Latency at 1,000 req/s over 16 connections,
+# iperf3 bulk throughput, each proxy's CPU and RSS (bench/mesh, bench/README.md); installs the
+# peers from Debian and fortio into bench/.tools; results in bench/_out/mesh-results.md.
+.PHONY: bench-mesh
+bench-mesh: ## Mesh data plane: added latency, throughput, CPU and RSS against HAProxy and nginx (needs root).
+	bash bench/mesh/run.sh
+
+bench: bench-mesh
+# --- end benchmarks: mesh ---
