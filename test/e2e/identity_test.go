@@ -405,8 +405,9 @@ func (w *watchStream) until(t *testing.T, timeout time.Duration, what string, ok
 }
 
 // TestIdentityPolicyPushLatency measures, on the real API server, how long an AccessPolicy
-// change and a label change take to reach a subscribed proxy (the requirement is 2 s), and
-// that a new meshed pod's address reaches it.
+// change and a label change take to reach a subscribed proxy (the requirement is 2 s). (New
+// endpoints are covered by the unit tests: these pods run no injected proxy, so they are
+// workloads for the policies but not endpoints.)
 func TestIdentityPolicyPushLatency(t *testing.T) {
 	t.Parallel()
 	svc := startIdentity(t, "", nil)
@@ -442,22 +443,8 @@ func TestIdentityPolicyPushLatency(t *testing.T) {
 	})
 	labelLatency := time.Since(start)
 
-	start = time.Now()
-	frontend := workloadPod(t, ns, "frontend", "frontend", nil)
-	w.until(t, time.Minute, "the new pod's endpoint", func(m *pb.WatchResponse) bool {
-		if m.Endpoints == nil {
-			return false
-		}
-		for _, e := range m.Endpoints.Endpoints {
-			if e.SpiffeId == "spiffe://cluster.local/ns/"+ns+"/sa/frontend" {
-				return true
-			}
-		}
-		return false
-	})
-	p, _ := env.cs.CoreV1().Pods(ns).Get(ctxFor(t, 10*time.Second), frontend.Name, metav1.GetOptions{})
-	t.Logf("push latency on the real API server: AccessPolicy created → proxy %v; pod relabelled → proxy %v; new pod created → its endpoint at the proxy %v (includes scheduling and sandbox; IP %s)",
-		policyLatency.Round(time.Millisecond), labelLatency.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), p.Status.PodIP)
+	t.Logf("push latency on the real API server: AccessPolicy created → proxy %v; pod relabelled → proxy %v",
+		policyLatency.Round(time.Millisecond), labelLatency.Round(time.Millisecond))
 }
 
 // TestIdentityRootRotationUnderLiveWatch walks a root rotation on the real API server with a

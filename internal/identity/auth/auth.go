@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/outrider-sec/outrider/internal/mesh/inject"
 	"github.com/outrider-sec/outrider/internal/policy"
 )
 
@@ -203,19 +204,18 @@ func (a *Authenticator) boundPod(ctx context.Context, cl claims) (*corev1.Pod, e
 	return pod, nil
 }
 
-// checkMeshed requires the pod's annotation or its namespace's label, as admission reads them.
+// checkMeshed applies the injector's rule (inject.Wanted): the namespace labelled
+// security.outrider.dev/mesh=enabled, or =optional with the pod annotated, and no opt-out.
 func (a *Authenticator) checkMeshed(ctx context.Context, pod *corev1.Pod) error {
-	if pod.Annotations[policy.MeshAnnotation] == policy.MeshEnabled {
-		return nil
-	}
 	ns, err := a.cfg.Namespaces.GetNamespace(ctx, pod.Namespace)
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%w: namespace %s no longer exists", ErrPermissionDenied, pod.Namespace)
 	case err != nil:
 		return fmt.Errorf("%w: reading namespace %s: %v", ErrUnavailable, pod.Namespace, err)
-	case ns.Labels[policy.MeshLabel] != policy.MeshEnabled:
-		return fmt.Errorf("%w: pod %s/%s is not in the mesh (label its namespace or annotate it %s=%s)", ErrPermissionDenied, pod.Namespace, pod.Name, policy.MeshAnnotation, policy.MeshEnabled)
+	case !inject.Wanted(pod.Annotations, ns.Labels):
+		return fmt.Errorf("%w: pod %s/%s is not in the mesh (label its namespace %s=%s, or =%s and annotate the pod; %s=%s opts out)",
+			ErrPermissionDenied, pod.Namespace, pod.Name, policy.MeshLabel, policy.MeshEnabled, inject.MeshOptional, policy.InjectAnnotation, policy.InjectDisabled)
 	}
 	return nil
 }

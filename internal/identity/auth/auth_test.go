@@ -201,13 +201,36 @@ func TestAuthenticateRefuses(t *testing.T) {
 	}
 }
 
-func TestAuthenticateMeshedByPodAnnotation(t *testing.T) {
-	p := pod("plain", "web", "4", "web")
-	p.Annotations = map[string]string{"security.outrider.dev/mesh": "enabled"}
-	api := newFakeAPI(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, p)
-	api.bind("t", p, DefaultAudience)
-	if _, err := newTestAuth(t, api, &clock{now: t0}).Authenticate(context.Background(), "t"); err != nil {
-		t.Fatalf("an annotated pod in an unlabelled namespace was refused: %v", err)
+// TestMeshMembershipFollowsTheInjector: a pod has an identity exactly when the injector would
+// mesh it.
+func TestMeshMembershipFollowsTheInjector(t *testing.T) {
+	cases := []struct {
+		name     string
+		nsLabel  string
+		podAnn   map[string]string
+		accepted bool
+	}{
+		{"namespace-enabled", "enabled", nil, true},
+		{"namespace-optional-pod-annotated", "optional", map[string]string{"security.outrider.dev/mesh": "enabled"}, true},
+		{"namespace-optional-pod-not-annotated", "optional", nil, false},
+		{"namespace-unlabelled-pod-annotated", "", map[string]string{"security.outrider.dev/mesh": "enabled"}, false},
+		{"namespace-enabled-pod-opted-out", "enabled", map[string]string{"security.outrider.dev/inject": "false"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}
+			if c.nsLabel != "" {
+				ns.Labels = map[string]string{"security.outrider.dev/mesh": c.nsLabel}
+			}
+			p := pod("ns", "web", "4", "web")
+			p.Annotations = c.podAnn
+			api := newFakeAPI(ns, p)
+			api.bind("t", p, DefaultAudience)
+			_, err := newTestAuth(t, api, &clock{now: t0}).Authenticate(context.Background(), "t")
+			if c.accepted != (err == nil) || (err != nil && !errors.Is(err, ErrPermissionDenied)) {
+				t.Errorf("Authenticate: %v; want accepted=%v", err, c.accepted)
+			}
+		})
 	}
 }
 

@@ -181,12 +181,12 @@ func (h *Harness) Namespace(t testing.TB, name string, meshed bool) {
 	}
 }
 
-// Pod creates a running pod with an address.
+// Pod creates a running pod with an address and, as the injector would add it, the proxy.
 func (h *Harness) Pod(t testing.TB, ns, name, sa, ip string, labels map[string]string) *corev1.Pod {
 	t.Helper()
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(fmt.Sprintf("uid-%s-%d", name, time.Now().UnixNano())), Labels: labels},
-		Spec:       corev1.PodSpec{ServiceAccountName: sa},
+		Spec:       corev1.PodSpec{ServiceAccountName: sa, InitContainers: []corev1.Container{{Name: "outrider-proxy"}}},
 		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}},
 	}
 	out, err := h.Kube.CoreV1().Pods(ns).Create(context.Background(), p, metav1.CreateOptions{})

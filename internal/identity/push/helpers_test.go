@@ -96,8 +96,9 @@ func testPod(ns, name, sa, ip string, kv ...string) *corev1.Pod {
 	}
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Labels: l},
-		Spec:       corev1.PodSpec{ServiceAccountName: sa},
-		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+		// Injected: the proxy runs beside the application as a native sidecar.
+		Spec:   corev1.PodSpec{ServiceAccountName: sa, InitContainers: []corev1.Container{{Name: "outrider-proxy"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
 	if ip != "" {
 		p.Status.PodIPs = []corev1.PodIP{{IP: ip}}

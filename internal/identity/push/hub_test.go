@@ -149,6 +149,25 @@ func TestSlowSubscriberGetsTheLatest(t *testing.T) {
 	none(t, s)
 }
 
+// TestEndpointsAreMeshedPodsWithAProxy: a pod the injector would mesh but that runs no proxy
+// (created while injection was off) is a workload for the policies, but not an endpoint.
+func TestEndpointsAreMeshedPodsWithAProxy(t *testing.T) {
+	src := newFakeSource()
+	src.addNamespace("shop", true)
+	bare := testPod("shop", "bare", "a", "10.88.0.20")
+	bare.Spec.InitContainers = nil
+	w, eps := buildWorld(td, src.Namespaces(), []*corev1.Pod{bare, testPod("shop", "proxied", "b", "10.88.0.21")}, nil)
+	if len(w.Workloads) != 2 || len(eps) != 1 || eps[0].IP.String() != "10.88.0.21" {
+		t.Errorf("workloads %v, endpoints %v; want both workloads and only the proxied endpoint", w.Workloads, eps)
+	}
+	if trimmed, _ := trimPod(bare); hasProxy(trimmed.(*corev1.Pod)) {
+		t.Error("trimming a pod without a proxy gives it one")
+	}
+	if trimmed, _ := trimPod(testPod("shop", "p", "b", "10.88.0.22")); !hasProxy(trimmed.(*corev1.Pod)) {
+		t.Error("trimming a proxied pod loses the proxy")
+	}
+}
+
 func TestEndpointsDropAmbiguousAddresses(t *testing.T) {
 	src := newFakeSource()
 	src.addNamespace("shop", true)

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/outrider-sec/outrider/api/v1alpha1"
+	"github.com/outrider-sec/outrider/internal/policy"
 )
 
 // accessPolicies is the AccessPolicy resource.
@@ -150,22 +151,29 @@ func (i *Informers) AccessPolicies() []v1alpha1.AccessPolicy {
 }
 
 // trimPod keeps what the mesh reads of a pod, so the cache of every pod in the cluster stays
-// small: identity, labels, mesh annotation, ServiceAccount, host network, phase, addresses.
+// small: identity, labels, the mesh annotations, ServiceAccount, host network, whether it runs
+// the proxy, phase, addresses.
 func trimPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
-	var ann map[string]string
-	if v, ok := p.Annotations[meshAnnotation]; ok {
-		ann = map[string]string{meshAnnotation: v}
+	ann := map[string]string{}
+	for _, k := range []string{policy.MeshAnnotation, policy.InjectAnnotation} {
+		if v, ok := p.Annotations[k]; ok {
+			ann[k] = v
+		}
+	}
+	var proxy []corev1.Container
+	if hasProxy(p) {
+		proxy = []corev1.Container{{Name: policy.ProxyContainer}}
 	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
 			Labels: p.Labels, Annotations: ann, DeletionTimestamp: p.DeletionTimestamp,
 		},
-		Spec:   corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName, HostNetwork: p.Spec.HostNetwork},
+		Spec:   corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName, HostNetwork: p.Spec.HostNetwork, InitContainers: proxy},
 		Status: corev1.PodStatus{Phase: p.Status.Phase, PodIPs: p.Status.PodIPs},
 	}, nil
 }

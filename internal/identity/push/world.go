@@ -10,6 +10,7 @@ import (
 
 	"github.com/outrider-sec/outrider/internal/identity/ca"
 	"github.com/outrider-sec/outrider/internal/mesh/accesspolicy"
+	"github.com/outrider-sec/outrider/internal/mesh/inject"
 	"github.com/outrider-sec/outrider/internal/policy"
 )
 
@@ -19,10 +20,26 @@ type Endpoint struct {
 	ID spiffeid.ID
 }
 
-// Meshed reports whether a pod is in the mesh: annotated itself, or in a labelled namespace
-// (nsLabels are its namespace's labels). The same rule as admission's and the authenticator's.
+// Meshed reports whether a pod is in the mesh, by the injector's rule (inject.Wanted): its
+// namespace is labelled security.outrider.dev/mesh=enabled, or =optional and the pod annotated
+// security.outrider.dev/mesh=enabled, and the pod does not opt out. nsLabels are its
+// namespace's labels. The authenticator uses the same rule.
 func Meshed(pod *corev1.Pod, nsLabels map[string]string) bool {
-	return pod.Annotations[policy.MeshAnnotation] == policy.MeshEnabled || nsLabels[policy.MeshLabel] == policy.MeshEnabled
+	return inject.Wanted(pod.Annotations, nsLabels)
+}
+
+// hasProxy reports whether the pod runs the mesh's proxy. Only such pods are endpoints: a
+// meshed pod created while injection was off (or before its webhook ran) has none, and peers
+// must not expect mutual TLS from it.
+func hasProxy(pod *corev1.Pod) bool {
+	for _, lists := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range lists {
+			if c.Name == policy.ProxyContainer {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // live reports whether a pod can still hold or present an identity: not finished and not on
@@ -57,7 +74,7 @@ func buildWorld(td spiffeid.TrustDomain, namespaces []*corev1.Namespace, pods []
 		sa := serviceAccountOf(p)
 		w.Workloads = append(w.Workloads, accesspolicy.Workload{Namespace: p.Namespace, Name: p.Name, ServiceAccount: sa, Labels: p.Labels})
 		id, err := ca.WorkloadID(td, p.Namespace, sa)
-		if err != nil {
+		if err != nil || !hasProxy(p) {
 			return
 		}
 		for _, ip := range p.Status.PodIPs {
@@ -104,11 +121,12 @@ func allSameID(eps []Endpoint) bool {
 }
 
 // meshedNamespaces returns the namespaces that need the bootstrap bundle: those labelled into
-// the mesh and those with a meshed pod, sorted.
+// the mesh (enabled or optional, so the ConfigMap is there before the first pod) and those with
+// a meshed pod, sorted.
 func meshedNamespaces(w accesspolicy.World) []string {
 	set := map[string]bool{}
 	for name, l := range w.Namespaces {
-		if l[policy.MeshLabel] == policy.MeshEnabled {
+		if v := l[policy.MeshLabel]; v == policy.MeshEnabled || v == inject.MeshOptional {
 			set[name] = true
 		}
 	}
@@ -124,5 +142,3 @@ func meshedNamespaces(w accesspolicy.World) []string {
 	slices.Sort(out)
 	return out
 }
-
-const meshAnnotation = policy.MeshAnnotation
