@@ -103,7 +103,7 @@ type ConfigDump struct {
 	InboundAddr     string            `json:"inboundAddr"`
 	OutboundAddr    string            `json:"outboundAddr"`
 	Egress          Egress            `json:"egress"`
-	Mark            string            `json:"mark"`
+	Mark            string            `json:"mark"` // "none" when the proxy sets no mark
 	IdleTimeout     string            `json:"idleTimeout"`
 	OpenConnections int               `json:"openConnections"`
 	Policy          *authz.Policy     `json:"policy"`
@@ -117,10 +117,13 @@ func (p *Proxy) configDump() ConfigDump {
 		InboundAddr:  p.cfg.InboundAddr,
 		OutboundAddr: p.cfg.OutboundAddr,
 		Egress:       p.cfg.Egress,
-		Mark:         fmt.Sprintf("%#x", p.cfg.Mark),
+		Mark:         "none",
 		IdleTimeout:  p.cfg.IdleTimeout.String(),
 		Policy:       p.policy.Load(),
 		Endpoints:    map[string]string{},
+	}
+	if p.cfg.Mark >= 0 {
+		d.Mark = fmt.Sprintf("%#x", p.cfg.Mark)
 	}
 	if err := p.Ready(); err != nil {
 		d.NotReady = err.Error()

@@ -22,10 +22,12 @@ const (
 	DefaultAdminSocket  = "/var/run/outrider-proxy/admin.sock"
 )
 
-// ProxyMark is the packet mark the proxy sets (SO_MARK) on every socket it dials. The capture
-// rules return early for packets with this mark, so the proxy's own connections are not
-// redirected back to it. Setting a mark needs CAP_NET_ADMIN, which admission refuses to
-// application containers, so an application cannot claim the exemption.
+// ProxyMark is the packet mark the proxy sets (SO_MARK) on every socket it dials, unless
+// Config.Mark says otherwise. Capture rules that match it return early for packets with this
+// mark, so the proxy's own connections are not redirected back to it. Setting a mark needs
+// CAP_NET_ADMIN, or CAP_NET_RAW on Linux 5.17 and later, both of which admission refuses to
+// application containers. In pods the proxy runs as a non-root user without either in effect,
+// sets no mark, and the capture rules exempt it by UID and GID alone (docs/mesh-capture.md).
 const ProxyMark = 0x539
 
 // ProxyUID and ProxyGID are the user and group the proxy runs as in a pod; the capture rules
@@ -67,8 +69,9 @@ type Config struct {
 	OutboundAddr string
 	// Egress decides outbound connections to non-mesh destinations. Default EgressAllow.
 	Egress Egress
-	// Mark is set with SO_MARK on every socket the proxy dials. Default ProxyMark; a negative
-	// value sets none (the capture rules must then exempt the proxy by UID).
+	// Mark is set with SO_MARK on every socket the proxy dials, which needs CAP_NET_ADMIN (or
+	// CAP_NET_RAW on Linux 5.17+). Default ProxyMark; a negative value sets none, and the
+	// capture rules must then exempt the proxy by UID and GID.
 	Mark int
 	// NetNS is the path of a network namespace to listen and dial in ("/run/netns/x"). Empty
 	// means the process's own, which is what a sidecar wants.
