@@ -65,7 +65,8 @@ type Config struct {
 	// InboundAddr is where redirected inbound connections arrive. Default "0.0.0.0:15006".
 	InboundAddr string
 	// OutboundAddr is where the application's redirected connections arrive. It should be a
-	// loopback address. Default "127.0.0.1:15001".
+	// loopback address. Default "127.0.0.1:15001". When it is IPv4 loopback, the proxy also
+	// listens on [::1] at the same port, where capture redirects IPv6 connections.
 	OutboundAddr string
 	// Egress decides outbound connections to non-mesh destinations. Default EgressAllow.
 	Egress Egress

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"golang.org/x/sys/unix"
 
 	"github.com/outrider-sec/outrider/internal/mesh/authz"
 	"github.com/outrider-sec/outrider/internal/netns"
@@ -96,7 +98,9 @@ func portOf(addr string) (uint16, error) {
 // Registry returns the registry holding the proxy's metrics.
 func (p *Proxy) Registry() *prometheus.Registry { return p.cfg.Registry }
 
-// Listen opens the inbound and outbound listeners in the proxy's network namespace.
+// Listen opens the inbound and outbound listeners in the proxy's network namespace. When the
+// outbound address is IPv4 loopback, it also listens on [::1] at the same port, where capture
+// redirects the application's IPv6 connections; a namespace without IPv6 loopback skips it.
 func (p *Proxy) Listen() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -112,6 +116,19 @@ func (p *Proxy) Listen() error {
 			}
 			lns = append(lns, ln)
 		}
+		if !isLoopback4(p.cfg.OutboundAddr) {
+			return nil
+		}
+		addr6 := net.JoinHostPort("::1", strconv.Itoa(int(p.outboundPort)))
+		ln, err := net.Listen("tcp6", addr6)
+		switch {
+		case errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.EAFNOSUPPORT):
+			p.log.Info("no IPv6 loopback; listening for outbound IPv4 only", "addr", addr6)
+		case err != nil:
+			return err
+		default:
+			lns = append(lns, ln)
+		}
 		return nil
 	})
 	if err != nil {
@@ -124,6 +141,16 @@ func (p *Proxy) Listen() error {
 	return nil
 }
 
+// isLoopback4 reports whether addr ("host:port") is on an IPv4 loopback address.
+func isLoopback4(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is4() && a.IsLoopback()
+}
+
 // Serve accepts connections on the listeners Listen opened until ctx ends or Drain is called.
 // When ctx ends it stops accepting, waits up to ShutdownGrace for open connections, closes
 // those still open and returns.
@@ -131,13 +158,18 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	p.mu.Lock()
 	lns := p.listeners
 	p.mu.Unlock()
-	if len(lns) != 2 {
+	if len(lns) < 2 {
 		return errors.New("Serve called before Listen")
 	}
 	var accepting sync.WaitGroup
-	accepting.Add(2)
-	go func() { defer accepting.Done(); p.acceptLoop(ctx, lns[0], p.handleInbound) }()
-	go func() { defer accepting.Done(); p.acceptLoop(ctx, lns[1], p.handleOutbound) }()
+	for i, ln := range lns {
+		handle := p.handleOutbound
+		if i == 0 {
+			handle = p.handleInbound
+		}
+		accepting.Add(1)
+		go func() { defer accepting.Done(); p.acceptLoop(ctx, ln, handle) }()
+	}
 	<-ctx.Done()
 	p.closeListeners()
 	accepting.Wait()
