@@ -24,12 +24,17 @@ import (
 )
 
 func execProxy(ctx context.Context, args ...string) (string, error) {
-	var out, errOut bytes.Buffer
-	cmd := newProxyCommand(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	var errOut bytes.Buffer
+	err := execProxyLogging(ctx, &errOut, args...)
+	return errOut.String(), err
+}
+
+// execProxyLogging runs `outrider proxy` with its logs (standard error) going to errOut.
+func execProxyLogging(ctx context.Context, errOut io.Writer, args ...string) error {
+	cmd := newProxyCommand(Streams{In: strings.NewReader(""), Out: io.Discard, Err: errOut})
 	cmd.SetArgs(args)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	err := cmd.ExecuteContext(ctx)
-	return errOut.String(), err
+	return cmd.ExecuteContext(ctx)
 }
 
 func TestProxyUsageErrors(t *testing.T) {
@@ -39,6 +44,21 @@ func TestProxyUsageErrors(t *testing.T) {
 		{"--cert", "c.pem"},
 		{"--log-allowed-every", "-1"},
 		{"--log-format", "xml"},
+		{"--mark", "0"},
+		{"--mark", "-2"},
+		{"--mark", "4294967296"},
+		// File mode and identity mode do not mix.
+		{"--identity-address", "identity:15012", "--cert", "c.pem", "--key", "k.pem"},
+		{"--identity-address", "identity:15012", "--bundle", "b.pem"},
+		{"--identity-address", "identity:15012", "--policy-file", "p.json"},
+		{"--identity-address", "identity:15012", "--endpoints-file", "e.json"},
+		{"--identity-address", "identity:15012", "--reload-interval", "1s"},
+		{"--identity-token", "/t"},
+		{"--bootstrap-bundle", "/b.pem"},
+		{"--identity-id", "spiffe://cluster.local/ns/x/sa/y"},
+		{"--identity-ttl", "1h"},
+		{"--identity-address", "identity:15012", "--identity-id", "outrider-identity"},
+		{"--identity-address", "identity:15012", "--identity-ttl", "-1m"},
 	} {
 		_, err := execProxy(context.Background(), args...)
 		var exit *ExitError
