@@ -253,7 +253,7 @@ func (h *probeHandler) runHTTP(ctx context.Context, target string, probe *AppHTT
 			},
 			Proxy: nil,
 			// The kubelet does not verify the application's certificate either.
-			TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // as the kubelet
+			TLSClientConfig:    &tls.Config{InsecureSkipVerify: true},
 			DisableKeepAlives:  true,
 			DisableCompression: true,
 		},
