@@ -56,7 +56,7 @@ at admission (outrider controller), between workloads (the mesh) and on every no
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError("%v (see '%s --help')", err, c.CommandPath())
 	})
-	root.AddCommand(newScanCommand(s), newChecksCommand(s), newControllerCommand(s), newDrainCommand(s), newInstallCommand(s), newUninstallCommand(s), newImageCommand(s), newProxyCommand(s), newCaptureCommand(s), newMeshCommand(s), newVersionCommand(s))
+	root.AddCommand(newScanCommand(s), newChecksCommand(s), newControllerCommand(s), newDrainCommand(s), newInstallCommand(s), newUninstallCommand(s), newImageCommand(s), newProxyCommand(s), newCaptureCommand(s), newMeshCommand(s), newIdentityCommand(s), newVersionCommand(s))
 	return root
 }
 
