@@ -348,7 +348,8 @@ func TestRenderRefusesBadOptions(t *testing.T) {
 }
 
 func TestMeshArgsNeedTheIdentityService(t *testing.T) {
-	r := render(t, Options{Set: []string{"mesh.enabled=true", "identity.enabled=true", "mesh.optOutGroups={mesh-admins}"}})
+	r := render(t, Options{Set: []string{"mesh.enabled=true", "identity.enabled=true", "mesh.optOutGroups={mesh-admins}",
+		"imageTrust.readPullSecrets=false", "imageTrust.pullSecretNamespaces={shop}"}})
 	var d appsv1.Deployment
 	r.one(t, "Deployment", "outrider-controller", &d)
 	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
@@ -360,5 +361,22 @@ func TestMeshArgsNeedTheIdentityService(t *testing.T) {
 	}
 	if _, err := Render(Options{Set: []string{"mesh.enabled=true"}}); err == nil || !strings.Contains(err.Error(), "mesh.enabled needs identity.enabled") {
 		t.Errorf("mesh without identity rendered: %v", err)
+	}
+	if !strings.Contains(args, "--read-pull-secrets=true") {
+		t.Errorf("pull secrets in listed namespaces are not read: %s", args)
+	}
+	var role rbacv1.Role
+	r.one(t, "Role", "outrider-pull-secrets", &role)
+	if role.Namespace != "shop" {
+		t.Errorf("pull-secret Role in %q, want shop", role.Namespace)
+	}
+}
+
+// The identity CA's key must be readable by the identity service alone: the controller's
+// cluster-wide Secret access cannot be combined with it.
+func TestControllerCannotReadTheIdentityCA(t *testing.T) {
+	_, err := Render(Options{Set: []string{"identity.enabled=true"}})
+	if err == nil || !strings.Contains(err.Error(), "imageTrust.readPullSecrets grants get on every Secret") {
+		t.Fatalf("identity with cluster-wide Secret reads rendered: %v", err)
 	}
 }
