@@ -11,8 +11,14 @@
 #
 #   hack/cluster/image.sh outrider bin/outrider
 #   TAG=e2e hack/cluster/image.sh outrider bin/outrider
+#
+# WITH_IPTABLES=1 adds the iptables commands `outrider capture` runs (both
+# backends, both families), their libraries and extensions, at Debian's paths,
+# and an empty /run (lib/iptables-files.sh): the Outrider image carries them
+# so the same image serves as the mesh's capture init container.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/iptables-files.sh"
 
 main() {
   (($# >= 2)) || die "usage: $0 NAME BINARY [BINARY...]"
@@ -29,7 +35,11 @@ main() {
     files+=(--file "${bin}:/$(basename "$bin"):0755")
     [[ -z "$entry" ]] && entry="/$(basename "$bin")"
   done
-  log "building ${REGISTRY_ADDR}/${name}:${tag} from $*"
+  if [[ "${WITH_IPTABLES:-0}" == 1 ]]; then
+    iptables_collect || die "collecting the iptables files failed"
+    files+=("${IPTABLES_IMAGE_ARGS[@]}")
+  fi
+  log "building ${REGISTRY_ADDR}/${name}:${tag} from $*${WITH_IPTABLES:+ (WITH_IPTABLES=${WITH_IPTABLES})}"
   "${TOOLS_BIN}/ocitool" build --base-empty "${files[@]}" \
     --dir /tmp:1777 \
     --entrypoint "$entry" --user 65532:65532 \

@@ -3,10 +3,12 @@
 # pushes it to the local registry, installs the Helm chart with `outrider install`, and shows
 # the gate working: a compliant Deployment runs, a privileged one is refused.
 #
-# The image tag is derived from the binary's hash, so a rebuilt binary rolls the controller and
+# The image tag is derived from the binary's hash and the iptables files' (the image carries
+# the iptables commands `outrider capture` runs), so a rebuilt binary rolls the controller and
 # an unchanged one leaves it alone (a second `make up` changes nothing).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/iptables-files.sh"
 
 NAMESPACE=outrider-system
 OUTRIDER="${REPO_ROOT}/bin/outrider"
@@ -14,9 +16,13 @@ OUTRIDER="${REPO_ROOT}/bin/outrider"
 build_and_push() {
   log "building bin/outrider (static)"
   make -s -C "$REPO_ROOT" build >/dev/null
-  local sum
-  sum=$(sha256sum "$OUTRIDER" | cut -c1-12)
-  TAG="dev-${sum}" "${CLUSTER_SRC}/image.sh" outrider "$OUTRIDER" >/dev/null
+  # The image also carries the iptables commands for `outrider capture` (image.sh
+  # WITH_IPTABLES=1): the tag covers their paths and contents too, so an iptables
+  # package upgrade rolls the controller like a new binary does.
+  local sum ipt
+  ipt=$(iptables_fingerprint) || die "collecting the iptables files failed"
+  sum=$({ sha256sum <"$OUTRIDER"; echo "iptables ${ipt}"; } | sha256sum | cut -c1-12)
+  WITH_IPTABLES=1 TAG="dev-${sum}" "${CLUSTER_SRC}/image.sh" outrider "$OUTRIDER" >/dev/null
   IMAGE_TAG="dev-${sum}"
 }
 

@@ -88,7 +88,8 @@ ensure_outrider_image() {
     return 0
   fi
   local ref
-  ref=$("${CLUSTER_SRC}/image.sh" outrider "$bin") || die "building the outrider image failed"
+  # With the iptables commands for `outrider capture`, like install-outrider.sh's image.
+  ref=$(WITH_IPTABLES=1 "${CLUSTER_SRC}/image.sh" outrider "$bin") || die "building the outrider image failed"
   # The digest reference, for install-outrider.sh and e2e tests: the dev tag
   # moves, a digest does not (and kubelet's IfNotPresent would keep a stale
   # image for a reused tag).
