@@ -22,8 +22,14 @@ build_and_push() {
   local sum ipt
   ipt=$(iptables_fingerprint) || die "collecting the iptables files failed"
   sum=$({ sha256sum <"$OUTRIDER"; echo "iptables ${ipt}"; } | sha256sum | cut -c1-12)
-  WITH_IPTABLES=1 TAG="dev-${sum}" "${CLUSTER_SRC}/image.sh" outrider "$OUTRIDER" >/dev/null
+  local ref
+  ref=$(WITH_IPTABLES=1 TAG="dev-${sum}" "${CLUSTER_SRC}/image.sh" outrider "$OUTRIDER") ||
+    die "building the outrider image failed"
   IMAGE_TAG="dev-${sum}"
+  # Pinned by digest: the injected capture and proxy containers use the same image, and a
+  # meshed pod's provenance can only be signed when every image it runs is a digest.
+  IMAGE_DIGEST="${ref##*@}"
+  [[ "$IMAGE_DIGEST" == sha256:* ]] || die "image.sh printed no digest: ${ref}"
 }
 
 # The controller runs in a pod: it reaches the local registry on the bridge gateway, where the
@@ -32,9 +38,12 @@ build_and_push() {
 E2E_DOWN_REGISTRY="127.0.0.1:5999"
 
 install_chart() {
-  log "installing outrider (image ${REGISTRY_ADDR}/outrider:${IMAGE_TAG}) into ${NAMESPACE}"
+  log "installing outrider (image ${REGISTRY_ADDR}/outrider:${IMAGE_TAG}@${IMAGE_DIGEST}, with the mesh) into ${NAMESPACE}"
   "$OUTRIDER" install --kubeconfig "$ADMIN_KUBECONFIG" -n "$NAMESPACE" \
     --set "image.repository=${REGISTRY_ADDR}/outrider" --set "image.tag=${IMAGE_TAG}" \
+    --set "image.digest=${IMAGE_DIGEST}" \
+    --set identity.enabled=true --set mesh.enabled=true --set imageTrust.readPullSecrets=false \
+    --set "identity.defaultTTL=${MESH_CERT_TTL:-1h}" \
     --set "imageTrust.registryHosts={${REGISTRY_ADDR},${E2E_DOWN_REGISTRY}}" \
     --set "imageTrust.registryMirrors={${REGISTRY_ADDR}=${BRIDGE_IP}:${REGISTRY_ADDR##*:},${E2E_DOWN_REGISTRY}=${BRIDGE_IP}:${E2E_DOWN_REGISTRY##*:}}" \
     --set "audit.interval=${AUDIT_INTERVAL:-30s}" \
