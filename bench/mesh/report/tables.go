@@ -174,7 +174,7 @@ func verdict(ok bool) string {
 
 func targetTable(b *strings.Builder, rs *results) {
 	const o = "outrider"
-	if rs.runs[o] == nil || len(rs.runs[o]) == 0 {
+	if len(rs.runs[o]) == 0 {
 		return
 	}
 	b.WriteString("### Issue 5's targets for the Outrider pair\n\n")
@@ -185,7 +185,7 @@ func targetTable(b *strings.Builder, rs *results) {
 	fmt.Fprintf(b, "| added p99 ≤ %.0f ms | %.3f ms | %s |\n", targetAddedP99ms, p99, verdict(p99 <= targetAddedP99ms))
 	ot := median(rs.each(o, always((*run).bulkMBps)))
 	for _, peer := range []string{"haproxy", "nginx"} {
-		if rs.runs[peer] == nil || len(rs.runs[peer]) == 0 {
+		if len(rs.runs[peer]) == 0 {
 			continue
 		}
 		pt := median(rs.each(peer, always((*run).bulkMBps)))
