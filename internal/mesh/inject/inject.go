@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -120,8 +121,12 @@ func Injected(spec *corev1.PodSpec) bool {
 
 // Inject returns spec with the mesh added, and whether anything changed. A pod that already
 // holds the injector's containers is returned unchanged (re-admission, reinvocation).
+//
+// A pod that already uses one of the injector's names for a container or volume of its own is
+// left alone too: admission refuses it (mesh.reservedNames), with a message saying why, rather
+// than the API server refusing a duplicate name.
 func (c *Config) Inject(spec *corev1.PodSpec) (*corev1.PodSpec, bool) {
-	if Injected(spec) {
+	if Injected(spec) || usesReservedNames(spec) {
 		return spec, false
 	}
 	out := spec.DeepCopy()
@@ -322,6 +327,32 @@ func Wanted(podAnnotations, nsLabels map[string]string) bool {
 		return true
 	case MeshOptional:
 		return podAnnotations[policy.MeshAnnotation] == policy.MeshEnabled
+	}
+	return false
+}
+
+// usesReservedNames reports whether the pod names a container or volume as the injector would.
+func usesReservedNames(spec *corev1.PodSpec) bool {
+	reserved := func(name string) bool { return name == CaptureContainer || name == ProxyContainer }
+	for _, c := range spec.Containers {
+		if reserved(c.Name) {
+			return true
+		}
+	}
+	for _, c := range spec.InitContainers {
+		if reserved(c.Name) {
+			return true
+		}
+	}
+	for _, c := range spec.EphemeralContainers {
+		if reserved(c.Name) {
+			return true
+		}
+	}
+	for _, v := range spec.Volumes {
+		if strings.HasPrefix(v.Name, policy.ProxyVolumePrefix) {
+			return true
+		}
 	}
 	return false
 }

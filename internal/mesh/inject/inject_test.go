@@ -190,3 +190,25 @@ func TestForgedMeshContainersAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A pod that calls one of its own containers or volumes by the injector's names is not
+// injected: admission then refuses it as a forgery, saying why, instead of the API server
+// refusing a duplicate name.
+func TestPodUsingReservedNamesIsNotInjected(t *testing.T) {
+	cfg := testConfig()
+	for name, forge := range map[string]func(*corev1.PodSpec){
+		"main container named outrider-proxy": func(s *corev1.PodSpec) { s.Containers[0].Name = ProxyContainer },
+		"volume named outrider-proxy-admin": func(s *corev1.PodSpec) {
+			s.Volumes = append(s.Volumes, corev1.Volume{Name: AdminVolume})
+		},
+	} {
+		spec := appPod()
+		forge(spec)
+		if _, changed := cfg.Inject(spec); changed {
+			t.Errorf("%s: injected", name)
+		}
+		if got := meshedFindings(t, spec, cfg); len(got) == 0 {
+			t.Errorf("%s: judged clean", name)
+		}
+	}
+}
