@@ -42,7 +42,8 @@ install_chart() {
   "$OUTRIDER" install --kubeconfig "$ADMIN_KUBECONFIG" -n "$NAMESPACE" \
     --set "image.repository=${REGISTRY_ADDR}/outrider" --set "image.tag=${IMAGE_TAG}" \
     --set "image.digest=${IMAGE_DIGEST}" \
-    --set identity.enabled=true --set mesh.enabled=true --set imageTrust.readPullSecrets=false \
+    --set identity.enabled=true --set mesh.enabled=true --set mesh.networkPolicies=true \
+    --set imageTrust.readPullSecrets=false \
     --set "identity.defaultTTL=${MESH_CERT_TTL:-1h}" \
     --set "imageTrust.registryHosts={${REGISTRY_ADDR},${E2E_DOWN_REGISTRY}}" \
     --set "imageTrust.registryMirrors={${REGISTRY_ADDR}=${BRIDGE_IP}:${REGISTRY_ADDR##*:},${E2E_DOWN_REGISTRY}=${BRIDGE_IP}:${E2E_DOWN_REGISTRY##*:}}" \

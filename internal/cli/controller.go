@@ -110,6 +110,7 @@ only against a cluster whose webhook configurations point at it.`,
 	f.StringVar(&mesh.BundleConfigMap, "mesh-bundle-configmap", "outrider-trust-bundle", "the trust bundle ConfigMap in every meshed namespace")
 	f.StringSliceVar(&mesh.OptOutUsers, "mesh-opt-out-users", nil, "users who may opt pods out of a meshed namespace's mesh (security.outrider.dev/inject: \"false\")")
 	f.StringSliceVar(&mesh.OptOutGroups, "mesh-opt-out-groups", nil, "groups who may opt pods out of a meshed namespace's mesh")
+	f.BoolVar(&mesh.NetworkPolicies, "mesh-network-policies", false, "keep a NetworkPolicy applied for each AccessPolicy (L3/L4 defence in depth; needs a network plugin that enforces them)")
 	f.StringVar(&mesh.LogLevel, "mesh-proxy-log-level", "info", "log level of the injected proxies")
 	f.StringVar(&mesh.ProvenanceSecret, "mesh-provenance-secret", "outrider-provenance-key", "Secret with the controller's provenance signing key (created on first start)")
 	f.StringVar(&mesh.ProvenanceKeys, "mesh-provenance-keys", "outrider-provenance-keys", "ConfigMap the provenance public key is published in, for the identity service")

@@ -70,6 +70,8 @@ type MeshOptions struct {
 	OptOutUsers, OptOutGroups []string
 	// LogLevel of the proxies.
 	LogLevel string
+	// NetworkPolicies keeps a NetworkPolicy applied for each AccessPolicy (defence in depth).
+	NetworkPolicies bool
 	// ProvenanceSecret holds the controller's provenance signing key (created on first start),
 	// and ProvenanceKeys is the ConfigMap its public key is published in.
 	ProvenanceSecret, ProvenanceKeys string

@@ -145,6 +145,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, log *slog.Logger) 
 			Images: facts, Provenance: signer},
 	}})
 
+	if opts.Mesh != nil && opts.Mesh.NetworkPolicies {
+		if err := (&netpolReconciler{client: mgr.GetClient(), log: log.With("component", "networkpolicies")}).setup(mgr); err != nil {
+			return err
+		}
+	}
 	if err := (&statusReconciler{client: mgr.GetClient(), secrets: policies.Secrets}).setup(mgr); err != nil {
 		return err
 	}
