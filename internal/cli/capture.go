@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/mesh/capture"
 )
 
@@ -28,7 +29,7 @@ type captureOptions struct {
 	opts capture.Options
 }
 
-func newCaptureCommand(s Streams) *cobra.Command {
+func newCaptureCommand(s command.Streams) *cobra.Command {
 	o := &captureOptions{}
 	cmd := &cobra.Command{
 		Use:   "capture",
@@ -76,19 +77,19 @@ ones, 2 the command was called wrongly.`,
 	return cmd
 }
 
-func (o *captureOptions) validate(s Streams) error {
+func (o *captureOptions) validate(s command.Streams) error {
 	if o.dryRun && o.verifyOnly {
-		return usageError("--dry-run and --verify-only exclude each other")
+		return command.UsageError("--dry-run and --verify-only exclude each other")
 	}
 	if o.inboundPort == 0 || o.outboundPort == 0 {
-		return usageError("--inbound-port and --outbound-port must be ports, not 0")
+		return command.UsageError("--inbound-port and --outbound-port must be ports, not 0")
 	}
 	mark, err := strconv.ParseInt(o.proxyMark, 0, 64)
 	if err != nil {
-		return usageError("--proxy-mark: want a number like 0x539 or -1, not %q", o.proxyMark)
+		return command.UsageError("--proxy-mark: want a number like 0x539 or -1, not %q", o.proxyMark)
 	}
 	if o.proxyUID == 0 || o.proxyGID == 0 || mark == 0 {
-		return usageError("--proxy-uid, --proxy-gid and --proxy-mark cannot be 0: root (or no mark) is not the proxy; -1 leaves one out")
+		return command.UsageError("--proxy-uid, --proxy-gid and --proxy-mark cannot be 0: root (or no mark) is not the proxy; -1 leaves one out")
 	}
 	o.cfg = capture.Config{InboundPort: o.inboundPort, OutboundPort: o.outboundPort,
 		ProxyUID: o.proxyUID, ProxyGID: o.proxyGID, ProxyMark: mark}
@@ -105,13 +106,13 @@ func (o *captureOptions) validate(s Streams) error {
 		return err
 	}
 	if _, err := capture.Rules(o.cfg, capture.IPv4); err != nil {
-		return usageError("%v", err)
+		return command.UsageError("%v", err)
 	}
 	backend, err := capture.ParseBackend(o.backend)
 	if err != nil {
-		return usageError("--backend: %v", err)
+		return command.UsageError("--backend: %v", err)
 	}
-	log, err := newLogger(s, o.logFormat, o.logLevel)
+	log, err := command.NewLogger(s, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func (o *captureOptions) validate(s Streams) error {
 	return nil
 }
 
-func runCapture(ctx context.Context, s Streams, o *captureOptions) error {
+func runCapture(ctx context.Context, s command.Streams, o *captureOptions) error {
 	if o.dryRun {
 		return printCapturePayloads(s, o.cfg)
 	}
@@ -135,7 +136,7 @@ func runCapture(ctx context.Context, s Streams, o *captureOptions) error {
 		res, err = capture.Apply(ctx, o.cfg, o.opts)
 	}
 	if err != nil {
-		return &ExitError{Code: 1, Err: fmt.Errorf("capture: %w", err)}
+		return &command.ExitError{Code: 1, Err: fmt.Errorf("capture: %w", err)}
 	}
 	fams := make([]string, len(res.Families))
 	for i, f := range res.Families {
@@ -146,11 +147,11 @@ func runCapture(ctx context.Context, s Streams, o *captureOptions) error {
 }
 
 // printCapturePayloads writes the payload of each family, as iptables-restore reads it.
-func printCapturePayloads(s Streams, cfg capture.Config) error {
+func printCapturePayloads(s command.Streams, cfg capture.Config) error {
 	for _, f := range []capture.Family{capture.IPv4, capture.IPv6} {
 		tables, err := capture.Rules(cfg, f)
 		if err != nil {
-			return usageError("%v", err)
+			return command.UsageError("%v", err)
 		}
 		note := ""
 		if f == capture.IPv6 {
@@ -174,7 +175,7 @@ func parsePorts(flag string, in []string) ([]uint16, error) {
 		}
 		n, err := strconv.ParseUint(v, 10, 16)
 		if err != nil || n == 0 {
-			return nil, usageError("%s: %q is not a port", flag, v)
+			return nil, command.UsageError("%s: %q is not a port", flag, v)
 		}
 		out = append(out, uint16(n))
 	}
@@ -192,7 +193,7 @@ func parseCIDRs(in []string) ([]netip.Prefix, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(c)
 			if aerr != nil {
-				return nil, usageError("--exclude-outbound-cidrs: %q is neither a CIDR nor an address", c)
+				return nil, command.UsageError("--exclude-outbound-cidrs: %q is neither a CIDR nor an address", c)
 			}
 			pfx = netip.PrefixFrom(a, a.BitLen())
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/mesh/capture"
 )
 
@@ -20,14 +21,14 @@ import (
 func runCaptureCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	s := Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
+	s := command.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
 	root := NewRoot(s)
 	if c, _, err := root.Find([]string{"capture"}); err != nil || c == root {
 		root.AddCommand(newCaptureCommand(s))
 	}
 	root.SetArgs(append([]string{"capture"}, args...))
 	err := root.ExecuteContext(context.Background())
-	var exit *ExitError
+	var exit *command.ExitError
 	switch {
 	case err == nil:
 		return 0, out.String(), errb.String()

@@ -7,10 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/policy"
 )
 
-func newChecksCommand(s Streams) *cobra.Command {
+func newChecksCommand(s command.Streams) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "checks",
@@ -21,7 +22,7 @@ in policy settings, exceptions and the security.outrider.dev/ignore annotation.`
 		Args: cobra.NoArgs,
 		PreRunE: func(*cobra.Command, []string) error {
 			if output != "text" && output != "json" {
-				return usageError("unknown output format %q (want text or json)", output)
+				return command.UsageError("unknown output format %q (want text or json)", output)
 			}
 			return nil
 		},
@@ -39,7 +40,7 @@ in policy settings, exceptions and the security.outrider.dev/ignore annotation.`
 	return cmd
 }
 
-func writeCatalogText(s Streams, catalog []policy.CatalogEntry) error {
+func writeCatalogText(s command.Streams, catalog []policy.CatalogEntry) error {
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tDEFAULT\tTITLE")
 	for _, e := range catalog {

@@ -10,11 +10,12 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/controller"
 	"github.com/outrider-sec/outrider/internal/policy"
 )
 
-func newControllerCommand(s Streams) *cobra.Command {
+func newControllerCommand(s command.Streams) *cobra.Command {
 	var (
 		o         controller.Options
 		failOn    string
@@ -40,7 +41,7 @@ only against a cluster whose webhook configurations point at it.`,
 		PreRunE: func(*cobra.Command, []string) error {
 			sev, err := policy.ParseSeverity(failOn)
 			if err != nil {
-				return usageError("--fail-on: %v", err)
+				return command.UsageError("--fail-on: %v", err)
 			}
 			o.FailOn = sev
 			if exempt != "" {
@@ -67,18 +68,18 @@ only against a cluster whose webhook configurations point at it.`,
 				o.Namespace = os.Getenv("POD_NAMESPACE")
 			}
 			if o.Namespace == "" {
-				return usageError("--namespace is required (or set POD_NAMESPACE)")
+				return command.UsageError("--namespace is required (or set POD_NAMESPACE)")
 			}
-			log, err = newLogger(s, logFormat, logLevel)
+			log, err = command.NewLogger(s, logFormat, logLevel)
 			return err
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
+				return &command.ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
 			}
 			if err := controller.Run(cmd.Context(), cfg, o, log); err != nil {
-				return &ExitError{Code: 1, Err: err}
+				return &command.ExitError{Code: 1, Err: err}
 			}
 			return nil
 		},
@@ -130,25 +131,9 @@ func parseMirrors(pairs []string) (map[string]string, error) {
 		from, to, ok := strings.Cut(p, "=")
 		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
 		if !ok || from == "" || to == "" {
-			return nil, usageError("--registry-mirrors: want registry=address, like 127.0.0.1:5000=10.88.0.1:5000, not %q", p)
+			return nil, command.UsageError("--registry-mirrors: want registry=address, like 127.0.0.1:5000=10.88.0.1:5000, not %q", p)
 		}
 		out[strings.ToLower(from)] = to
 	}
 	return out, nil
-}
-
-// newLogger builds the process logger; it is passed down, never global.
-func newLogger(s Streams, format, level string) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageError("--log-level: %v", err)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(s.Err, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(s.Err, opts)), nil
-	}
-	return nil, usageError("--log-format must be json or text, not %q", format)
 }

@@ -8,10 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/controller"
 )
 
-func newDrainCommand(s Streams) *cobra.Command {
+func newDrainCommand(s command.Streams) *cobra.Command {
 	addr := controller.DrainAddr
 	return &cobra.Command{
 		Use:   "drain",
@@ -26,12 +27,12 @@ Helm chart runs this as the controller's preStop hook; the endpoint listens on l
 			client := &http.Client{Timeout: 30 * time.Second}
 			resp, err := client.Get("http://" + addr + "/drain")
 			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("draining: %w", err)}
+				return &command.ExitError{Code: 1, Err: fmt.Errorf("draining: %w", err)}
 			}
 			defer resp.Body.Close()
 			_, _ = io.Copy(s.Out, resp.Body)
 			if resp.StatusCode != http.StatusOK {
-				return &ExitError{Code: 1, Err: fmt.Errorf("draining: %s", resp.Status)}
+				return &command.ExitError{Code: 1, Err: fmt.Errorf("draining: %s", resp.Status)}
 			}
 			return nil
 		},

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/identity/ca"
 	"github.com/outrider-sec/outrider/internal/identity/castore"
 	"github.com/outrider-sec/outrider/internal/identity/server"
@@ -23,7 +24,7 @@ import (
 // identityRun runs the service; tests replace it.
 var identityRun = server.Run
 
-func newIdentityCommand(s Streams) *cobra.Command {
+func newIdentityCommand(s command.Streams) *cobra.Command {
 	var (
 		o                   server.Options
 		logFormat, logLevel string
@@ -47,22 +48,22 @@ generated root. Rotate the root with 'outrider identity rotate-root' (see docs/i
 				o.Namespace = os.Getenv("POD_NAMESPACE")
 			}
 			if o.Namespace == "" {
-				return usageError("--namespace is required (or set POD_NAMESPACE)")
+				return command.UsageError("--namespace is required (or set POD_NAMESPACE)")
 			}
 			if err := checkIdentityTTLs(o); err != nil {
 				return err
 			}
 			var err error
-			log, err = newLogger(s, logFormat, logLevel)
+			log, err = command.NewLogger(s, logFormat, logLevel)
 			return err
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := ctrl.GetConfig()
 			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
+				return &command.ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
 			}
 			if err := identityRun(cmd.Context(), cfg, o, log); err != nil {
-				return &ExitError{Code: 1, Err: err}
+				return &command.ExitError{Code: 1, Err: err}
 			}
 			return nil
 		},
@@ -91,18 +92,18 @@ generated root. Rotate the root with 'outrider identity rotate-root' (see docs/i
 func checkIdentityTTLs(o server.Options) error {
 	switch {
 	case o.MaxTTL < ca.MinTTL:
-		return usageError("--max-ttl %s is below the minimum %s", o.MaxTTL, ca.MinTTL)
+		return command.UsageError("--max-ttl %s is below the minimum %s", o.MaxTTL, ca.MinTTL)
 	case o.DefaultTTL < ca.MinTTL || o.DefaultTTL > o.MaxTTL:
-		return usageError("--default-ttl %s must be within [%s, --max-ttl %s]", o.DefaultTTL, ca.MinTTL, o.MaxTTL)
+		return command.UsageError("--default-ttl %s must be within [%s, --max-ttl %s]", o.DefaultTTL, ca.MinTTL, o.MaxTTL)
 	case o.RotationOverlap != 0 && o.RotationOverlap < o.MaxTTL:
-		return usageError("--rotation-overlap %s is shorter than --max-ttl %s: leaves of the old root would stop verifying", o.RotationOverlap, o.MaxTTL)
+		return command.UsageError("--rotation-overlap %s is shorter than --max-ttl %s: leaves of the old root would stop verifying", o.RotationOverlap, o.MaxTTL)
 	case o.RotationPropagation <= 0:
-		return usageError("--rotation-propagation must be positive")
+		return command.UsageError("--rotation-propagation must be positive")
 	}
 	return nil
 }
 
-func newRotateRootCommand(s Streams) *cobra.Command {
+func newRotateRootCommand(s command.Streams) *cobra.Command {
 	var (
 		kubeconfig, kubeContext, namespace, secret string
 		abort                                      bool
@@ -121,14 +122,14 @@ commit. The outcome is written to the Secret's annotation ` + castore.Annotation
 			rules.ExplicitPath = kubeconfig
 			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
 			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
+				return &command.ExitError{Code: 1, Err: fmt.Errorf("kubernetes client configuration: %w", err)}
 			}
 			req := fmt.Sprintf("prepare-%d", time.Now().Unix())
 			if abort {
 				req = fmt.Sprintf("abort-%d", time.Now().Unix())
 			}
 			if err := requestRotation(cmd.Context(), cfg, namespace, secret, req); err != nil {
-				return &ExitError{Code: 1, Err: err}
+				return &command.ExitError{Code: 1, Err: err}
 			}
 			fmt.Fprintf(s.Out, "requested %s on %s/%s; follow it with: kubectl -n %s get secret %s -o jsonpath='{.metadata.annotations.%s}'\n",
 				req, namespace, secret, namespace, secret, jsonPathKey(castore.AnnotationRotateStatus))

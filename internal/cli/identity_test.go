@@ -13,13 +13,14 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/identity/server"
 )
 
 func execIdentity(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	cmd := newIdentityCommand(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	cmd := newIdentityCommand(command.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	cmd.SetArgs(args)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	err := cmd.ExecuteContext(context.Background())
@@ -38,7 +39,7 @@ func TestIdentityUsageErrors(t *testing.T) {
 		{"--namespace", "x", "--log-format", "xml"},
 	} {
 		_, err := execIdentity(t, args...)
-		var exit *ExitError
+		var exit *command.ExitError
 		if !errors.As(err, &exit) || exit.Code != 2 {
 			t.Errorf("outrider identity %v: %v, want a usage error", args, err)
 		}
@@ -67,7 +68,7 @@ func TestIdentityFlagsReachTheService(t *testing.T) {
 
 func TestRotateRootUnreachableCluster(t *testing.T) {
 	out, err := execIdentity(t, "rotate-root", "--kubeconfig", writeKubeconfig(t))
-	var exit *ExitError
+	var exit *command.ExitError
 	if !errors.As(err, &exit) || exit.Code != 1 || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("rotate-root against an unreachable cluster: %v (%s)", err, out)
 	}

@@ -15,11 +15,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 )
 
 // newImageCommand is `outrider image`: sign, attest and verify images in cosign's formats.
-func newImageCommand(s Streams) *cobra.Command {
+func newImageCommand(s command.Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Sign, attest and verify container images (cosign-compatible)",
@@ -75,14 +76,14 @@ func (o *registryOptions) resolve(ctx context.Context, image string) (name.Diges
 	}
 	ref, err := name.ParseReference(image, nameOpts...)
 	if err != nil {
-		return name.Digest{}, usageError("image %q: %v", image, err)
+		return name.Digest{}, command.UsageError("image %q: %v", image, err)
 	}
 	if d, ok := ref.(name.Digest); ok {
 		return d, nil
 	}
 	desc, err := remote.Head(ref, append(o.remoteOptions(), remote.WithContext(ctx))...)
 	if err != nil {
-		return name.Digest{}, &ExitError{Code: 2, Err: fmt.Errorf("resolving %s to a digest: %w", ref, err)}
+		return name.Digest{}, &command.ExitError{Code: 2, Err: fmt.Errorf("resolving %s to a digest: %w", ref, err)}
 	}
 	return ref.Context().Digest(desc.Digest.String()), nil
 }
@@ -91,11 +92,11 @@ func (o *registryOptions) resolve(ctx context.Context, image string) (name.Diges
 func loadSigningKey(path string) (sigsig.SignerVerifier, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageError("reading key: %v", err)
+		return nil, command.UsageError("reading key: %v", err)
 	}
 	sv, err := signature.LoadPrivateKey(data, []byte(os.Getenv("COSIGN_PASSWORD")))
 	if err != nil {
-		return nil, usageError("%s: %v", path, err)
+		return nil, command.UsageError("%s: %v", path, err)
 	}
 	return sv, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 )
 
@@ -16,7 +17,7 @@ type imageAttestOptions struct {
 	key, predicateType, predicate string
 }
 
-func newImageAttestCommand(s Streams) *cobra.Command {
+func newImageAttestCommand(s command.Streams) *cobra.Command {
 	o := &imageAttestOptions{}
 	cmd := &cobra.Command{
 		Use:   "attest --key FILE --type TYPE --predicate FILE IMAGE",
@@ -39,11 +40,11 @@ Exit codes: 0 attested, 2 the command was called wrongly or the registry failed.
 		PreRunE: func(*cobra.Command, []string) error {
 			switch {
 			case o.key == "":
-				return usageError("--key is required")
+				return command.UsageError("--key is required")
 			case o.predicateType == "":
-				return usageError("--type is required (slsaprovenance, slsaprovenance1, vuln or a URI)")
+				return command.UsageError("--type is required (slsaprovenance, slsaprovenance1, vuln or a URI)")
 			case o.predicate == "":
-				return usageError("--predicate is required (a JSON file, or - for standard input)")
+				return command.UsageError("--predicate is required (a JSON file, or - for standard input)")
 			}
 			return nil
 		},
@@ -64,7 +65,7 @@ Exit codes: 0 attested, 2 the command was called wrongly or the registry failed.
 			}
 			pt := signature.PredicateTypeURI(o.predicateType)
 			if err := signature.Attest(ctx, d, sv, pt, predicate, o.remoteOptions()...); err != nil {
-				return &ExitError{Code: 2, Err: err}
+				return &command.ExitError{Code: 2, Err: err}
 			}
 			_, err = fmt.Fprintf(s.Out, "Attested %s (%s)\n", d, pt)
 			return err
@@ -79,12 +80,12 @@ Exit codes: 0 attested, 2 the command was called wrongly or the registry failed.
 }
 
 // readPredicate reads the predicate file (bounded, as the verifier bounds blobs) and checks it is JSON.
-func readPredicate(s Streams, path string) ([]byte, error) {
+func readPredicate(s command.Streams, path string) ([]byte, error) {
 	var r io.Reader = s.In
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, usageError("reading predicate: %v", err)
+			return nil, command.UsageError("reading predicate: %v", err)
 		}
 		defer f.Close()
 		r = f
@@ -92,11 +93,11 @@ func readPredicate(s Streams, path string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, signature.MaxBlobBytes/2+1))
 	switch {
 	case err != nil:
-		return nil, usageError("reading predicate: %v", err)
+		return nil, command.UsageError("reading predicate: %v", err)
 	case len(data) > signature.MaxBlobBytes/2:
-		return nil, usageError("predicate %s is larger than %d bytes", path, signature.MaxBlobBytes/2)
+		return nil, command.UsageError("predicate %s is larger than %d bytes", path, signature.MaxBlobBytes/2)
 	case !json.Valid(data):
-		return nil, usageError("predicate %s is not JSON", path)
+		return nil, command.UsageError("predicate %s is not JSON", path)
 	}
 	return data, nil
 }

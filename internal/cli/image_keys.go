@@ -8,10 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 )
 
-func newImageKeyPairCommand(s Streams) *cobra.Command {
+func newImageKeyPairCommand(s command.Streams) *cobra.Command {
 	var prefix string
 	cmd := &cobra.Command{
 		Use:   "generate-key-pair",
@@ -29,12 +30,12 @@ Exit codes: 0 written, 2 a file exists or could not be written.`,
 		RunE: func(*cobra.Command, []string) error {
 			priv, pub, err := signature.GenerateKeyPair()
 			if err != nil {
-				return &ExitError{Code: 2, Err: err}
+				return &command.ExitError{Code: 2, Err: err}
 			}
 			keyFile, pubFile := prefix+".key", prefix+".pub"
 			for _, f := range []string{keyFile, pubFile} {
 				if _, err := os.Lstat(f); err == nil {
-					return usageError("%s exists; not overwriting it", f)
+					return command.UsageError("%s exists; not overwriting it", f)
 				}
 			}
 			if err := writeNew(keyFile, priv, 0o600); err != nil {
@@ -55,17 +56,17 @@ Exit codes: 0 written, 2 a file exists or could not be written.`,
 func writeNew(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if errors.Is(err, fs.ErrExist) {
-		return usageError("%s exists; not overwriting it", path)
+		return command.UsageError("%s exists; not overwriting it", path)
 	}
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return &command.ExitError{Code: 2, Err: err}
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return &ExitError{Code: 2, Err: fmt.Errorf("writing %s: %w", path, err)}
+		return &command.ExitError{Code: 2, Err: fmt.Errorf("writing %s: %w", path, err)}
 	}
 	if err := f.Close(); err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("writing %s: %w", path, err)}
+		return &command.ExitError{Code: 2, Err: fmt.Errorf("writing %s: %w", path, err)}
 	}
 	return nil
 }

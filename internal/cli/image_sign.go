@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 )
 
@@ -13,7 +14,7 @@ type imageSignOptions struct {
 	key string
 }
 
-func newImageSignCommand(s Streams) *cobra.Command {
+func newImageSignCommand(s command.Streams) *cobra.Command {
 	o := &imageSignOptions{}
 	cmd := &cobra.Command{
 		Use:   "sign --key FILE IMAGE",
@@ -33,7 +34,7 @@ Exit codes: 0 signed, 2 the command was called wrongly or the registry failed.`,
 		Args: cobra.ExactArgs(1),
 		PreRunE: func(*cobra.Command, []string) error {
 			if o.key == "" {
-				return usageError("--key is required")
+				return command.UsageError("--key is required")
 			}
 			return nil
 		},
@@ -49,7 +50,7 @@ Exit codes: 0 signed, 2 the command was called wrongly or the registry failed.`,
 				return err
 			}
 			if err := signature.Sign(ctx, d, sv, o.remoteOptions()...); err != nil {
-				return &ExitError{Code: 2, Err: err}
+				return &command.ExitError{Code: 2, Err: err}
 			}
 			_, err = fmt.Fprintf(s.Out, "Signed %s\n", d)
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 )
 
@@ -26,7 +27,7 @@ type imageVerifyOptions struct {
 	auths []*signature.Authority
 }
 
-func newImageVerifyCommand(s Streams) *cobra.Command {
+func newImageVerifyCommand(s command.Streams) *cobra.Command {
 	o := &imageVerifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE (--key FILE... | --certificate-identity ID --certificate-oidc-issuer URL --roots FILE)",
@@ -75,48 +76,48 @@ Exit codes: 0 verified, 1 not verified, 2 the command was called wrongly or the 
 
 func (o *imageVerifyOptions) validate() error {
 	if o.output != "text" && o.output != "json" {
-		return usageError("unknown output format %q (want text or json)", o.output)
+		return command.UsageError("unknown output format %q (want text or json)", o.output)
 	}
 	if o.threshold < 1 {
-		return usageError("--threshold must be at least 1")
+		return command.UsageError("--threshold must be at least 1")
 	}
 	for _, k := range o.keys {
 		data, err := os.ReadFile(k)
 		if err != nil {
-			return usageError("reading key: %v", err)
+			return command.UsageError("reading key: %v", err)
 		}
 		a, err := signature.NewKeyAuthority(k, data)
 		if err != nil {
-			return usageError("%v", err)
+			return command.UsageError("%v", err)
 		}
 		o.auths = append(o.auths, a)
 	}
 	keyless := o.identity != "" || o.identityRegExp != "" || o.oidcIssuer != "" || o.oidcIssuerRegExp != "" || o.roots != "" || o.tlogKey != ""
 	if keyless {
 		if o.roots == "" {
-			return usageError("keyless verification needs --roots, the trusted CA certificates")
+			return command.UsageError("keyless verification needs --roots, the trusted CA certificates")
 		}
 		k := signature.Keyless{Issuer: o.oidcIssuer, IssuerRegExp: o.oidcIssuerRegExp, Subject: o.identity, SubjectRegExp: o.identityRegExp}
 		var err error
 		if k.RootsPEM, err = os.ReadFile(o.roots); err != nil {
-			return usageError("reading roots: %v", err)
+			return command.UsageError("reading roots: %v", err)
 		}
 		if o.tlogKey != "" {
 			if k.TransparencyLogKeyPEM, err = os.ReadFile(o.tlogKey); err != nil {
-				return usageError("reading transparency log key: %v", err)
+				return command.UsageError("reading transparency log key: %v", err)
 			}
 		}
 		a, err := signature.NewKeylessAuthority("keyless", k)
 		if err != nil {
-			return usageError("%v (use --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp])", err)
+			return command.UsageError("%v (use --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp])", err)
 		}
 		o.auths = append(o.auths, a)
 	}
 	if len(o.auths) == 0 {
-		return usageError("name who must have signed: --key FILE, or --certificate-identity, --certificate-oidc-issuer and --roots")
+		return command.UsageError("name who must have signed: --key FILE, or --certificate-identity, --certificate-oidc-issuer and --roots")
 	}
 	if o.threshold > len(o.auths) {
-		return usageError("--threshold %d is more than the %d authorities given", o.threshold, len(o.auths))
+		return command.UsageError("--threshold %d is more than the %d authorities given", o.threshold, len(o.auths))
 	}
 	return nil
 }
@@ -133,7 +134,7 @@ type verifyReport struct {
 	Reasons       []string              `json:"reasons,omitempty"`
 }
 
-func runImageVerify(cmd *cobra.Command, s Streams, o *imageVerifyOptions, image string) error {
+func runImageVerify(cmd *cobra.Command, s command.Streams, o *imageVerifyOptions, image string) error {
 	ctx, cancel := o.context(cmd.Context())
 	defer cancel()
 	d, err := o.resolve(ctx, image)
@@ -142,7 +143,7 @@ func runImageVerify(cmd *cobra.Command, s Streams, o *imageVerifyOptions, image 
 	}
 	ev, err := signature.Fetch(ctx, d, o.remoteOptions()...)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return &command.ExitError{Code: 2, Err: err}
 	}
 	rep := verifyReport{Image: image, Digest: d.String(), Threshold: o.threshold}
 	now := time.Now()
@@ -169,7 +170,7 @@ func runImageVerify(cmd *cobra.Command, s Streams, o *imageVerifyOptions, image 
 		return err
 	}
 	if !rep.Verified {
-		return &ExitError{Code: 1}
+		return &command.ExitError{Code: 1}
 	}
 	return nil
 }

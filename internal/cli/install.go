@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/install"
 )
 
@@ -17,7 +18,7 @@ type installOptions struct {
 	debug  bool
 }
 
-func newInstallCommand(s Streams) *cobra.Command {
+func newInstallCommand(s command.Streams) *cobra.Command {
 	o := &installOptions{}
 	cmd := &cobra.Command{
 		Use:   "install",
@@ -49,7 +50,7 @@ for review or for 'outrider scan' and 'kubectl apply'.`,
 			}
 			res, err := install.Install(cmd.Context(), o.Options)
 			if err != nil {
-				return &ExitError{Code: 1, Err: err}
+				return &command.ExitError{Code: 1, Err: err}
 			}
 			fmt.Fprintf(s.Err, "done (revision %d)\n", res.Revision)
 			_, err = fmt.Fprintln(s.Out, res.Notes)
@@ -69,16 +70,16 @@ for review or for 'outrider scan' and 'kubectl apply'.`,
 
 // runRender prints the chart's manifests for `install --dry-run`. Values the chart refuses
 // are input errors (exit code 2).
-func runRender(s Streams, o install.Options) error {
+func runRender(s command.Streams, o install.Options) error {
 	r, err := install.Render(o)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return &command.ExitError{Code: 2, Err: err}
 	}
 	_, err = fmt.Fprint(s.Out, r.Manifest)
 	return err
 }
 
-func newUninstallCommand(s Streams) *cobra.Command {
+func newUninstallCommand(s command.Streams) *cobra.Command {
 	o := &install.Options{}
 	cmd := &cobra.Command{
 		Use:   "uninstall",
@@ -92,7 +93,7 @@ trace. A release that does not exist is not an error.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Progress = s.Err
 			if err := install.Uninstall(cmd.Context(), *o); err != nil {
-				return &ExitError{Code: 1, Err: err}
+				return &command.ExitError{Code: 1, Err: err}
 			}
 			fmt.Fprintln(s.Err, "done")
 			return nil
@@ -116,10 +117,10 @@ func clusterFlags(f *pflag.FlagSet, o *install.Options) {
 // validateInstall checks the options install and uninstall share, as usage errors.
 func validateInstall(timeout time.Duration, validate func() error) error {
 	if timeout <= 0 {
-		return usageError("--timeout must be positive, not %s", timeout)
+		return command.UsageError("--timeout must be positive, not %s", timeout)
 	}
 	if err := validate(); err != nil {
-		return usageError("%v", err)
+		return command.UsageError("%v", err)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/outrider-sec/outrider/api/v1alpha1"
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/mesh/accesspolicy"
 )
 
@@ -26,7 +27,7 @@ type netpolOptions struct {
 	kubeconfig, context, namespace string
 }
 
-func newMeshCommand(s Streams) *cobra.Command {
+func newMeshCommand(s command.Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mesh",
 		Short: "Tools for the mesh's access policies",
@@ -36,7 +37,7 @@ func newMeshCommand(s Streams) *cobra.Command {
 	return cmd
 }
 
-func newNetpolCommand(s Streams) *cobra.Command {
+func newNetpolCommand(s command.Streams) *cobra.Command {
 	o := &netpolOptions{}
 	cmd := &cobra.Command{
 		Use:   "netpol [FILE|DIR|-]...",
@@ -64,7 +65,7 @@ Exit codes: 0 all rendered, 1 the cluster could not be read, 2 bad usage or some
 		SilenceErrors: true,
 		PreRunE: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 && (o.kubeconfig != "" || o.context != "") {
-				return usageError("--kubeconfig and --context read the cluster: give them without paths")
+				return command.UsageError("--kubeconfig and --context read the cluster: give them without paths")
 			}
 			return nil
 		},
@@ -79,7 +80,7 @@ Exit codes: 0 all rendered, 1 the cluster could not be read, 2 bad usage or some
 	return cmd
 }
 
-func runNetpol(ctx context.Context, s Streams, o *netpolOptions, paths []string) error {
+func runNetpol(ctx context.Context, s command.Streams, o *netpolOptions, paths []string) error {
 	var (
 		policies []v1alpha1.AccessPolicy
 		inputErr error
@@ -89,12 +90,12 @@ func runNetpol(ctx context.Context, s Streams, o *netpolOptions, paths []string)
 	} else {
 		var err error
 		if policies, err = listAccessPolicies(ctx, o); err != nil {
-			return &ExitError{Code: 1, Err: err}
+			return &command.ExitError{Code: 1, Err: err}
 		}
 	}
 	rendered, renderErr := accesspolicy.RenderNetworkPolicies(policies)
 	if err := accesspolicy.WriteNetworkPolicies(s.Out, rendered); err != nil {
-		return &ExitError{Code: 1, Err: err}
+		return &command.ExitError{Code: 1, Err: err}
 	}
 	widened := 0
 	for _, r := range rendered {
@@ -111,7 +112,7 @@ func runNetpol(ctx context.Context, s Streams, o *netpolOptions, paths []string)
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintf(s.Err, "outrider: %s\n", line)
 		}
-		return &ExitError{Code: 2}
+		return &command.ExitError{Code: 2}
 	}
 	return nil
 }

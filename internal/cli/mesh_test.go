@@ -14,11 +14,13 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/outrider-sec/outrider/internal/cli/command"
 )
 
 func execMesh(stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	cmd := newMeshCommand(Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
+	cmd := newMeshCommand(command.Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
 	cmd.SetArgs(args)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	err := cmd.ExecuteContext(context.Background())
@@ -26,7 +28,7 @@ func execMesh(stdin string, args ...string) (string, string, error) {
 }
 
 func exitCode(err error) int {
-	var exit *ExitError
+	var exit *command.ExitError
 	switch {
 	case err == nil:
 		return 0

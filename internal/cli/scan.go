@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/imagetrust"
 	"github.com/outrider-sec/outrider/internal/imagetrust/registry"
 	"github.com/outrider-sec/outrider/internal/policy"
@@ -36,7 +37,7 @@ type scanOptions struct {
 	policies []*policy.Policy
 }
 
-func newScanCommand(s Streams) *cobra.Command {
+func newScanCommand(s command.Streams) *cobra.Command {
 	o := &scanOptions{}
 	cmd := &cobra.Command{
 		Use:   "scan [flags] [PATH...]",
@@ -115,32 +116,32 @@ func (o *scanOptions) registry() *imagetrust.Verifier {
 
 func (o *scanOptions) validate(args []string) error {
 	if len(args) == 0 && len(o.kustomizations) == 0 && len(o.vulnReports) == 0 {
-		return usageError("nothing to scan: name files, directories, - for stdin, --kustomize DIR or --vuln-report FILE")
+		return command.UsageError("nothing to scan: name files, directories, - for stdin, --kustomize DIR or --vuln-report FILE")
 	}
 	if len(o.vulnReports) == 0 && (len(o.vexFiles) > 0 || o.requireReport) {
-		return usageError("--vex and --require-vuln-report need --vuln-report")
+		return command.UsageError("--vex and --require-vuln-report need --vuln-report")
 	}
 	if !slices.Contains(report.Formats, o.output) {
-		return usageError("unknown output format %q (want %s)", o.output, strings.Join(report.Formats, ", "))
+		return command.UsageError("unknown output format %q (want %s)", o.output, strings.Join(report.Formats, ", "))
 	}
 	sev, err := policy.ParseSeverity(o.failOn)
 	if err != nil {
-		return usageError("--fail-on: %v", err)
+		return command.UsageError("--fail-on: %v", err)
 	}
 	o.severity = sev
 	switch o.color {
 	case "auto", "always", "never":
 	default:
-		return usageError("--color must be auto, always or never, not %q", o.color)
+		return command.UsageError("--color must be auto, always or never, not %q", o.color)
 	}
 	for _, file := range o.policyFiles {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return usageError("reading policy: %v", err)
+			return command.UsageError("reading policy: %v", err)
 		}
 		ps, err := policy.ParsePolicies(file, data, o.namespace)
 		if err != nil {
-			return usageError("policy: %v", err)
+			return command.UsageError("policy: %v", err)
 		}
 		o.policies = append(o.policies, ps...)
 	}
@@ -157,14 +158,14 @@ func (o *scanOptions) validateVulnGate() error {
 			return nil
 		}
 	}
-	return usageError("--vuln-report: no policy in --policy has spec.images.vulnerabilities, so the reports would not be judged")
+	return command.UsageError("--vuln-report: no policy in --policy has spec.images.vulnerabilities, so the reports would not be judged")
 }
 
-func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error {
+func runScan(cmd *cobra.Command, s command.Streams, o *scanOptions, args []string) error {
 	opts := report.Options{Color: colorFor(s.Out, o.color), ToolVersion: version.String(), ShowSuppressed: o.showSuppressed}
 	out, err := report.NewStream(s.Out, o.output, opts)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return &command.ExitError{Code: 2, Err: err}
 	}
 	summary, err := scan.Stream(cmd.Context(), scan.Options{
 		Paths:             args,
@@ -180,13 +181,13 @@ func runScan(cmd *cobra.Command, s Streams, o *scanOptions, args []string) error
 		Keychain:          authn.DefaultKeychain,
 	}, out.Add)
 	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
+		return &command.ExitError{Code: 2, Err: fmt.Errorf("scan: %w", err)}
 	}
 	if err := out.Close(summary); err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("writing the report: %w", err)}
+		return &command.ExitError{Code: 2, Err: fmt.Errorf("writing the report: %w", err)}
 	}
 	if code := report.ExitCode(summary.Verdict); code != 0 {
-		return &ExitError{Code: code}
+		return &command.ExitError{Code: code}
 	}
 	return nil
 }

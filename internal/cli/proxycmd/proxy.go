@@ -1,4 +1,10 @@
-package cli
+// Package proxycmd is the mesh sidecar's command line: `outrider proxy`, and the whole of the
+// `outrider-proxy` binary that the injector puts into meshed pods. It links the data plane
+// (internal/mesh/proxy), its two sources of state (the identity service's client and the file
+// loader) and the probe table, and nothing of the control plane: no Kubernetes client or types,
+// no Helm, no policy engine. TestDependencies keeps it that way, because every meshed pod pays
+// for what this package links in memory (docs/mesh.md, "The sidecar binary").
+package proxycmd
 
 import (
 	"context"
@@ -17,10 +23,12 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/identity/client"
 	"github.com/outrider-sec/outrider/internal/mesh/appprobe"
 	"github.com/outrider-sec/outrider/internal/mesh/filesource"
 	"github.com/outrider-sec/outrider/internal/mesh/proxy"
+	"github.com/outrider-sec/outrider/internal/version"
 )
 
 // DefaultIdentityID is the SPIFFE ID the identity service presents when it runs as the Helm
@@ -31,7 +39,7 @@ const DefaultIdentityID = "spiffe://cluster.local/ns/outrider-system/sa/outrider
 // network namespace, or to look at the configuration).
 var proxyRun = runProxy
 
-// proxyOptions are the flags of `outrider proxy`.
+// proxyOptions are the flags of `outrider proxy` (and `outrider-proxy`).
 type proxyOptions struct {
 	inboundPort, outboundPort uint16
 	adminSocket               string
@@ -60,7 +68,9 @@ var (
 	identityFlags = []string{"identity-token", "bootstrap-bundle", "identity-id", "identity-ttl"}
 )
 
-func newProxyCommand(s Streams) *cobra.Command {
+// New builds the proxy command, named "proxy" for `outrider proxy`; cmd/outrider-proxy renames
+// it to be its own root.
+func New(s command.Streams) *cobra.Command {
 	var (
 		o   proxyOptions
 		cfg proxy.Config
@@ -90,28 +100,28 @@ application's original probe from $OUTRIDER_APP_PROBES against 127.0.0.1.`,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			egress, err := proxy.ParseEgress(o.egress)
 			if err != nil {
-				return usageError("--egress: %v", err)
+				return command.UsageError("--egress: %v", err)
 			}
 			if o.inboundPort == 0 || o.outboundPort == 0 || o.inboundPort == o.outboundPort {
-				return usageError("--inbound-port and --outbound-port must be two different ports")
+				return command.UsageError("--inbound-port and --outbound-port must be two different ports")
 			}
 			if (o.files.Cert == "") != (o.files.Key == "") {
-				return usageError("--cert and --key go together")
+				return command.UsageError("--cert and --key go together")
 			}
 			if o.logAllowedEvery < 0 {
-				return usageError("--log-allowed-every must not be negative")
+				return command.UsageError("--log-allowed-every must not be negative")
 			}
 			if err := o.checkMode(cmd); err != nil {
 				return err
 			}
 			if o.mark == 0 || o.mark < -1 || int64(o.mark) > math.MaxUint32 {
-				return usageError("--mark %d: want -1 (no mark) or 1-%d", o.mark, uint32(math.MaxUint32))
+				return command.UsageError("--mark %d: want -1 (no mark) or 1-%d", o.mark, uint32(math.MaxUint32))
 			}
 			if o.appProbes, err = appProbesFromEnv(o.probeAddr); err != nil {
 				return err
 			}
 			o.files.Endpoints = o.endpointsFile
-			if log, err = newLogger(s, o.logFormat, o.logLevel); err != nil {
+			if log, err = command.NewLogger(s, o.logFormat, o.logLevel); err != nil {
 				return err
 			}
 			cfg = proxy.Config{
@@ -128,7 +138,7 @@ application's original probe from $OUTRIDER_APP_PROBES against 127.0.0.1.`,
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := proxyRun(cmd.Context(), cfg, o, log); err != nil {
-				return &ExitError{Code: 1, Err: err}
+				return &command.ExitError{Code: 1, Err: err}
 			}
 			return nil
 		},
@@ -164,26 +174,26 @@ func (o *proxyOptions) checkMode(cmd *cobra.Command) error {
 	if o.identity.Address == "" {
 		for _, name := range identityFlags {
 			if cmd.Flags().Changed(name) {
-				return usageError("--%s needs --identity-address", name)
+				return command.UsageError("--%s needs --identity-address", name)
 			}
 		}
 		return nil
 	}
 	for _, name := range fileFlags {
 		if cmd.Flags().Changed(name) {
-			return usageError("--%s (file mode) and --identity-address do not mix", name)
+			return command.UsageError("--%s (file mode) and --identity-address do not mix", name)
 		}
 	}
 	id, err := spiffeid.FromString(o.identityID)
 	if err != nil {
-		return usageError("--identity-id %q: %v", o.identityID, err)
+		return command.UsageError("--identity-id %q: %v", o.identityID, err)
 	}
 	o.identity.ServerID = id
 	if o.identity.TokenFile == "" || o.identity.BundleFile == "" {
-		return usageError("--identity-token and --bootstrap-bundle must not be empty")
+		return command.UsageError("--identity-token and --bootstrap-bundle must not be empty")
 	}
 	if o.identity.TTL < 0 {
-		return usageError("--identity-ttl must not be negative")
+		return command.UsageError("--identity-ttl must not be negative")
 	}
 	return nil
 }
@@ -198,10 +208,10 @@ func appProbesFromEnv(probeAddr string) (map[string]proxy.AppProbe, error) {
 	}
 	set, err := appprobe.Parse(v)
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, command.UsageError("%v", err)
 	}
 	if probeAddr == "" && len(set) > 0 {
-		return nil, usageError("%s names the application's probes but --probe-addr is empty: nothing would answer them", appprobe.Env)
+		return nil, command.UsageError("%s names the application's probes but --probe-addr is empty: nothing would answer them", appprobe.Env)
 	}
 	out := make(map[string]proxy.AppProbe, len(set))
 	for path, p := range set {
@@ -313,7 +323,7 @@ func runProxy(ctx context.Context, cfg proxy.Config, o proxyOptions, log *slog.L
 	if cfg.Mark >= 0 {
 		mark = fmt.Sprintf("%#x", cfg.Mark)
 	}
-	log.Info("proxy started", "mode", mode, "identityService", o.identity.Address, "inbound", cfg.InboundAddr, "outbound", cfg.OutboundAddr,
+	log.Info("proxy started", "version", version.String(), "mode", mode, "identityService", o.identity.Address, "inbound", cfg.InboundAddr, "outbound", cfg.OutboundAddr,
 		"admin", o.adminSocket, "metrics", o.metricsAddr, "probes", o.probeAddr, "appProbes", len(o.appProbes), "egress", string(cfg.Egress), "mark", mark)
 	select {
 	case err := <-errs:

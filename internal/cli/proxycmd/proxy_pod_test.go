@@ -1,4 +1,4 @@
-package cli
+package proxycmd
 
 import (
 	"context"
@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/identity/ca"
 	"github.com/outrider-sec/outrider/internal/identity/identitytest"
 	"github.com/outrider-sec/outrider/internal/mesh/appprobe"
@@ -67,7 +68,7 @@ func TestProxyAppProbesEnvErrors(t *testing.T) {
 	} {
 		t.Setenv(appprobe.Env, tc.env)
 		_, err := execProxy(context.Background(), "--probe-addr", tc.addr)
-		var exit *ExitError
+		var exit *command.ExitError
 		if !errors.As(err, &exit) || exit.Code != 2 || !strings.Contains(err.Error(), appprobe.Env) {
 			t.Errorf("%s=%s --probe-addr=%q: %v, want a usage error naming the variable", appprobe.Env, tc.env, tc.addr, err)
 		}

@@ -1,4 +1,4 @@
-package cli
+package proxycmd
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outrider-sec/outrider/internal/cli/command"
 	"github.com/outrider-sec/outrider/internal/identity/ca"
 	"github.com/outrider-sec/outrider/internal/mesh/netnstest"
 )
@@ -31,7 +32,7 @@ func execProxy(ctx context.Context, args ...string) (string, error) {
 
 // execProxyLogging runs `outrider proxy` with its logs (standard error) going to errOut.
 func execProxyLogging(ctx context.Context, errOut io.Writer, args ...string) error {
-	cmd := newProxyCommand(Streams{In: strings.NewReader(""), Out: io.Discard, Err: errOut})
+	cmd := New(command.Streams{In: strings.NewReader(""), Out: io.Discard, Err: errOut})
 	cmd.SetArgs(args)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	return cmd.ExecuteContext(ctx)
@@ -61,7 +62,7 @@ func TestProxyUsageErrors(t *testing.T) {
 		{"--identity-address", "identity:15012", "--identity-ttl", "-1m"},
 	} {
 		_, err := execProxy(context.Background(), args...)
-		var exit *ExitError
+		var exit *command.ExitError
 		if !errors.As(err, &exit) || exit.Code != 2 {
 			t.Errorf("outrider proxy %v: %v, want a usage error", args, err)
 		}
