@@ -130,7 +130,7 @@ func (c *Config) Inject(spec *corev1.PodSpec) (*corev1.PodSpec, bool) {
 		return spec, false
 	}
 	out := spec.DeepCopy()
-	probes := appprobe.Rewrite(out, ProbePort)
+	probes := rewriteProbes(out, ProbePort)
 	out.InitContainers = append([]corev1.Container{c.captureContainer(), c.proxyContainer(probes)}, out.InitContainers...)
 	out.Volumes = append(out.Volumes, c.volumes()...)
 	return out, true
