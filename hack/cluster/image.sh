@@ -9,8 +9,8 @@
 # running (`make up`). Prints NAME@sha256:... on success, so a caller can pin
 # the digest:
 #
-#   hack/cluster/image.sh outrider bin/outrider
-#   TAG=e2e hack/cluster/image.sh outrider bin/outrider
+#   hack/cluster/image.sh outrider bin/outrider bin/outrider-proxy
+#   TAG=e2e hack/cluster/image.sh outrider bin/outrider bin/outrider-proxy
 #
 # WITH_IPTABLES=1 adds the iptables commands `outrider capture` runs (both
 # backends, both families), their libraries and extensions, at Debian's paths,

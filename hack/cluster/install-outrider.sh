@@ -1,29 +1,33 @@
 #!/usr/bin/env bash
-# install-outrider.sh: the last step of `make up`. Builds Outrider's image from bin/outrider,
-# pushes it to the local registry, installs the Helm chart with `outrider install`, and shows
-# the gate working: a compliant Deployment runs, a privileged one is refused.
+# install-outrider.sh: the last step of `make up`. Builds Outrider's image from bin/outrider
+# (the entrypoint) and bin/outrider-proxy (the mesh sidecar the injector runs), pushes it to the
+# local registry, installs the Helm chart with `outrider install`, and shows the gate working: a
+# compliant Deployment runs, a privileged one is refused.
 #
-# The image tag is derived from the binary's hash and the iptables files' (the image carries
+# The image tag is derived from both binaries' hashes and the iptables files' (the image carries
 # the iptables commands `outrider capture` runs), so a rebuilt binary rolls the controller and
-# an unchanged one leaves it alone (a second `make up` changes nothing).
+# unchanged ones leave it alone (a second `make up` changes nothing).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/iptables-files.sh"
 
 NAMESPACE=outrider-system
 OUTRIDER="${REPO_ROOT}/bin/outrider"
+OUTRIDER_PROXY="${REPO_ROOT}/bin/outrider-proxy"
 
 build_and_push() {
-  log "building bin/outrider (static)"
+  log "building bin/outrider and bin/outrider-proxy (static)"
   make -s -C "$REPO_ROOT" build >/dev/null
   # The image also carries the iptables commands for `outrider capture` (image.sh
   # WITH_IPTABLES=1): the tag covers their paths and contents too, so an iptables
   # package upgrade rolls the controller like a new binary does.
   local sum ipt
   ipt=$(iptables_fingerprint) || die "collecting the iptables files failed"
-  sum=$({ sha256sum <"$OUTRIDER"; echo "iptables ${ipt}"; } | sha256sum | cut -c1-12)
+  sum=$({ sha256sum <"$OUTRIDER"; echo "proxy $(sha256sum <"$OUTRIDER_PROXY")"; echo "iptables ${ipt}"; } | sha256sum | cut -c1-12)
   local ref
-  ref=$(WITH_IPTABLES=1 TAG="dev-${sum}" "${CLUSTER_SRC}/image.sh" outrider "$OUTRIDER") ||
+  # /outrider is the entrypoint (controller, identity service, capture); the injected proxy
+  # container runs /outrider-proxy.
+  ref=$(WITH_IPTABLES=1 TAG="dev-${sum}" "${CLUSTER_SRC}/image.sh" outrider "$OUTRIDER" "$OUTRIDER_PROXY") ||
     die "building the outrider image failed"
   IMAGE_TAG="dev-${sum}"
   # Pinned by digest: the injected capture and proxy containers use the same image, and a

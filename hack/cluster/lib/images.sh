@@ -72,11 +72,12 @@ ensure_base_images() {
   fi
 }
 
-# ensure_outrider_image: Outrider's own image from bin/outrider, if built.
+# ensure_outrider_image: Outrider's own image from bin/outrider, if built, with the mesh
+# sidecar bin/outrider-proxy beside it when that is built too (as install-outrider.sh's image).
 ensure_outrider_image() {
-  local bin="${REPO_ROOT}/bin/outrider"
+  local bin="${REPO_ROOT}/bin/outrider" proxy_bin="${REPO_ROOT}/bin/outrider-proxy" bins=()
   if [[ ! -x "$bin" ]]; then
-    log "note: ${bin} not found, skipping the outrider image (run 'make build', then 'make up' or hack/cluster/image.sh outrider bin/outrider)"
+    log "note: ${bin} not found, skipping the outrider image (run 'make build', then 'make up' or hack/cluster/image.sh outrider bin/outrider bin/outrider-proxy)"
     rm -f "${USER_DIR}/outrider-image"
     return 0
   fi
@@ -87,9 +88,15 @@ ensure_outrider_image() {
     rm -f "${USER_DIR}/outrider-image"
     return 0
   fi
+  bins=("$bin")
+  if [[ -x "$proxy_bin" ]] && ! ldd "$proxy_bin" >/dev/null 2>&1; then
+    bins+=("$proxy_bin")
+  else
+    log "note: ${proxy_bin} missing or not static: the outrider image has no /outrider-proxy, which meshed pods run (run 'make build')"
+  fi
   local ref
   # With the iptables commands for `outrider capture`, like install-outrider.sh's image.
-  ref=$(WITH_IPTABLES=1 "${CLUSTER_SRC}/image.sh" outrider "$bin") || die "building the outrider image failed"
+  ref=$(WITH_IPTABLES=1 "${CLUSTER_SRC}/image.sh" outrider "${bins[@]}") || die "building the outrider image failed"
   # The digest reference, for install-outrider.sh and e2e tests: the dev tag
   # moves, a digest does not (and kubelet's IfNotPresent would keep a stale
   # image for a reused tag).

@@ -1,6 +1,7 @@
 package proxycmd
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -95,8 +96,8 @@ func TestProxyMarkFlag(t *testing.T) {
 	}
 }
 
-// TestProxyAcceptsTheInjectorsArguments runs the command with the arguments and environment
-// the injector gives the proxy container, and checks what reaches the proxy.
+// TestProxyAcceptsTheInjectorsArguments runs the sidecar binary's command with the command line
+// and environment the injector gives the proxy container, and checks what reaches the proxy.
 func TestProxyAcceptsTheInjectorsArguments(t *testing.T) {
 	injector := inject.Config{
 		Image: "outrider@sha256:0", IdentityAddress: "10.96.0.15:15012", BundleConfigMap: "outrider-trust-bundle",
@@ -118,8 +119,9 @@ func TestProxyAcceptsTheInjectorsArguments(t *testing.T) {
 			ctr = &spec.InitContainers[i]
 		}
 	}
-	if ctr == nil || len(ctr.Args) == 0 || ctr.Args[0] != "proxy" {
-		t.Fatalf("no proxy container in %+v", spec.InitContainers)
+	// The container runs this package's binary (cmd/outrider-proxy) with the flags as arguments.
+	if ctr == nil || len(ctr.Command) != 1 || ctr.Command[0] != "/"+BinaryName {
+		t.Fatalf("no proxy container running /%s in %+v", BinaryName, spec.InitContainers)
 	}
 	t.Setenv(appprobe.Env, "")
 	for _, e := range ctr.Env {
@@ -129,8 +131,10 @@ func TestProxyAcceptsTheInjectorsArguments(t *testing.T) {
 	}
 
 	cfg, o := captureProxyRun(t)
-	if stderr, err := execProxy(context.Background(), ctr.Args[1:]...); err != nil {
-		t.Fatalf("outrider %s: %v\n%s", strings.Join(ctr.Args, " "), err, stderr)
+	var stderr bytes.Buffer
+	s := command.Streams{In: strings.NewReader(""), Out: io.Discard, Err: &stderr}
+	if code := command.Execute(context.Background(), NewRoot(s), ctr.Args, s); code != 0 {
+		t.Fatalf("%s %s: exit code %d\n%s", ctr.Command[0], strings.Join(ctr.Args, " "), code, stderr.String())
 	}
 	if cfg.Mark != -1 || o.probeAddr != fmt.Sprintf(":%d", inject.ProbePort) || o.adminSocket != inject.AdminSock {
 		t.Errorf("mark %d, probe address %q, admin socket %q", cfg.Mark, o.probeAddr, o.adminSocket)

@@ -39,6 +39,14 @@ const (
 	BundleVolume = policy.ProxyVolumePrefix + "-bundle"
 	RunVolume    = policy.ProxyVolumePrefix + "-run"
 
+	// CaptureBinary runs `outrider capture` in the capture init container: the all-in-one binary,
+	// the Outrider image's entrypoint.
+	CaptureBinary = "/outrider"
+	// ProxyBinary is the sidecar's own binary in the Outrider image (cmd/outrider-proxy): the
+	// proxy alone, without the control plane that the all-in-one binary links, so each meshed
+	// pod's proxy stays small in memory. It takes the flags of `outrider proxy`.
+	ProxyBinary = "/outrider-proxy"
+
 	TokenDir   = "/var/run/secrets/outrider/identity"
 	TokenFile  = TokenDir + "/token"
 	AdminDir   = "/var/run/outrider-proxy"
@@ -63,8 +71,9 @@ const (
 	InjectAnnotation = policy.InjectAnnotation
 	// StatusAnnotation records that the pod was injected, and with which template version.
 	StatusAnnotation = "security.outrider.dev/injected"
-	// Version changes whenever the templates change shape.
-	Version = "v1"
+	// Version changes whenever the templates change shape (v2: the proxy runs /outrider-proxy,
+	// not /outrider proxy).
+	Version = "v2"
 )
 
 // Config is what the injected containers are made from. Everything in the pod that the
@@ -187,7 +196,7 @@ func (c *Config) captureContainer() corev1.Container {
 	return corev1.Container{
 		Name:      CaptureContainer,
 		Image:     c.Image,
-		Command:   []string{"/outrider"},
+		Command:   []string{CaptureBinary},
 		Args:      args,
 		Resources: c.CaptureResources,
 		// Root in this init container only, with the two capabilities programming iptables
@@ -209,7 +218,7 @@ func (c *Config) captureContainer() corev1.Container {
 }
 
 func (c *Config) proxyContainer(probes appprobe.Set) corev1.Container {
-	args := []string{"proxy",
+	args := []string{
 		"--identity-address=" + c.IdentityAddress,
 		"--identity-id=" + c.IdentityID,
 		"--identity-token=" + TokenFile,
@@ -224,7 +233,7 @@ func (c *Config) proxyContainer(probes appprobe.Set) corev1.Container {
 	ctr := corev1.Container{
 		Name:          ProxyContainer,
 		Image:         c.Image,
-		Command:       []string{"/outrider"},
+		Command:       []string{ProxyBinary},
 		Args:          args,
 		RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 		Ports: []corev1.ContainerPort{

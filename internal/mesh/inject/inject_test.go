@@ -75,6 +75,14 @@ func TestInjectAddsTheMeshFirstAndIsIdempotent(t *testing.T) {
 	if p := spec.InitContainers[1]; p.RestartPolicy == nil || *p.RestartPolicy != corev1.ContainerRestartPolicyAlways || p.StartupProbe == nil {
 		t.Error("the proxy is not a native sidecar with a startup probe")
 	}
+	// The proxy runs the sidecar's own binary, its flags straight after it; capture runs the
+	// all-in-one binary's subcommand.
+	if p := spec.InitContainers[1]; len(p.Command) != 1 || p.Command[0] != "/outrider-proxy" || len(p.Args) == 0 || !strings.HasPrefix(p.Args[0], "--") {
+		t.Errorf("proxy command %q, args %q: want /outrider-proxy and flags", p.Command, p.Args)
+	}
+	if c := spec.InitContainers[0]; len(c.Command) != 1 || c.Command[0] != "/outrider" || len(c.Args) == 0 || c.Args[0] != "capture" {
+		t.Errorf("capture command %q, args %q: want /outrider capture", c.Command, c.Args)
+	}
 	if len(spec.Volumes) != 1+4 || spec.Volumes[0].Name != "data" {
 		t.Errorf("volumes %v: the app's first, the injector's appended", spec.Volumes)
 	}
@@ -161,6 +169,11 @@ func TestForgedMeshContainersAreRefused(t *testing.T) {
 		"capture running another command": func(s *corev1.PodSpec) { s.InitContainers[0].Args = []string{"sh", "-c", "iptables -F"} },
 		"capture from another image":      func(s *corev1.PodSpec) { s.InitContainers[0].Image = "evil.example/tools:1" },
 		"proxy from another image":        func(s *corev1.PodSpec) { s.InitContainers[1].Image = "evil.example/proxy:1" },
+		"proxy running another binary":    func(s *corev1.PodSpec) { s.InitContainers[1].Command = []string{"/bin/sh"} },
+		"proxy as the old template (/outrider proxy)": func(s *corev1.PodSpec) {
+			s.InitContainers[1].Command = []string{"/outrider"}
+			s.InitContainers[1].Args = append([]string{"proxy"}, s.InitContainers[1].Args...)
+		},
 		"proxy with a capability": func(s *corev1.PodSpec) {
 			s.InitContainers[1].SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"}
 		},
