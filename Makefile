@@ -128,9 +128,9 @@ bench: bench-admission-signatures
 
 # --- benchmarks: mesh ---
 # Two sidecar proxies between a fortio client and server in private network namespaces: direct,
-# the Outrider pair (capture rules as in the proxy's netns tests), an HAProxy pair and an nginx
-# (stream) pair doing the same mTLS, a plain-TCP HAProxy pair as the floor, and Outrider's data
-# plane in a proxy-only binary as a diagnostic. Latency at 1,000 req/s over 16 connections,
+# the Outrider pair (the shipped bin/outrider-proxy; capture rules as in the proxy's netns tests),
+# an HAProxy pair and an nginx (stream) pair doing the same mTLS, a plain-TCP HAProxy pair as the
+# floor, and the same proxy run from the all-in-one binary (`outrider proxy`) as a diagnostic. Latency at 1,000 req/s over 16 connections,
 # iperf3 bulk throughput, each proxy's CPU and RSS (bench/mesh, bench/README.md); installs the
 # peers from Debian and fortio into bench/.tools; results in bench/_out/mesh-results.md.
 .PHONY: bench-mesh
@@ -138,4 +138,15 @@ bench-mesh: ## Mesh data plane: added latency, throughput, CPU and RSS against H
 	bash bench/mesh/run.sh
 
 bench: bench-mesh
+
+# The same load pod to pod in the local cluster: a plain namespace against a meshed one
+# (injected capture and proxy, an AccessPolicy allowing the client), the proxies' CPU and RSS
+# from /proc, and the pod start-up delay injection adds (create → Ready, with a breakdown).
+# Creates and deletes two namespaces bench-mesh-*; pushes 127.0.0.1:5000/fortio:bench
+# (bench/mesh/cluster.sh, bench/README.md); results in bench/_out/mesh-cluster-results.md.
+.PHONY: bench-mesh-cluster
+bench-mesh-cluster: ## Mesh in the local cluster: pod-to-pod latency direct vs meshed, proxy CPU/RSS, pod start-up delay (needs root).
+	bash bench/mesh/cluster.sh
+
+bench: bench-mesh-cluster
 # --- end benchmarks: mesh ---

@@ -103,10 +103,10 @@ settings() {
 | capture | nat REDIRECT of all TCP, exempt by mark 0x539 and -o lo (netnstest.CaptureRules) | nat REDIRECT per destination port, exempt by owner UID $proxy_uid | same as HAProxy |
 | runs as | root (for SO_MARK), egress deny, logs 1 in 100 allowed connections | UID $proxy_uid | UID $proxy_uid |
 
-The floor ("HAProxy pair, plain TCP") is the same HAProxy processes relaying without TLS, through
-their own listeners. The diagnostic ("proxy-only build") runs Outrider's data plane with the same
-settings, files and rules from bench/mesh/slimproxy, a binary that links only internal/mesh/proxy
-and internal/mesh/filesource ($(du -h "$work/bin/slimproxy" | cut -f1) against $(du -h bin/outrider | cut -f1) for bin/outrider).
+The Outrider pair runs the shipped sidecar, bin/outrider-proxy ($(du -h bin/outrider-proxy | cut -f1)), the binary the injector puts
+in meshed pods. The floor ("HAProxy pair, plain TCP") is the same HAProxy processes relaying without
+TLS, through their own listeners. The diagnostic ("all-in-one binary") runs the same command with the
+same settings, files and rules as \`bin/outrider proxy\` ($(du -h bin/outrider | cut -f1)), which also links the control plane.
 EOF
 }
 

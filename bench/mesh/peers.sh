@@ -6,7 +6,7 @@
 # Listener ports. Outrider: its defaults (docs/mesh.md). HAProxy and nginx cannot recover the
 # original destination, so each has one listener per destination port.
 outrider_out=15001 outrider_in=15006 outrider_metrics_port=15090
-slim_out=15011 slim_in=15016 slim_metrics_port=15091
+allinone_out=15011 allinone_in=15016 allinone_metrics_port=15091
 haproxy_out_http=15101 haproxy_out_bulk=15102 haproxy_in_http=15106 haproxy_in_bulk=15107
 plain_out_http=15111 plain_out_bulk=15112 plain_in_http=15116 plain_in_bulk=15117
 nginx_out_http=15201 nginx_out_bulk=15202 nginx_in_http=15206 nginx_in_bulk=15207
@@ -159,13 +159,14 @@ start_mesh_proxy() {
 	done
 }
 
+# The shipped sidecar: the binary the injector runs in meshed pods (cmd/outrider-proxy).
 start_outrider() {
-	start_mesh_proxy outrider "$outrider_in" "$outrider_out" "$outrider_metrics_port" "$root/bin/outrider" proxy
+	start_mesh_proxy outrider "$outrider_in" "$outrider_out" "$outrider_metrics_port" "$root/bin/outrider-proxy"
 }
 
-# The diagnostic: the same data plane in a binary that links nothing else (bench/mesh/slimproxy).
-start_slim() {
-	start_mesh_proxy slim "$slim_in" "$slim_out" "$slim_metrics_port" "$work_abs/bin/slimproxy"
+# The diagnostic: the same command from the all-in-one binary, `outrider proxy`.
+start_allinone() {
+	start_mesh_proxy allinone "$allinone_in" "$allinone_out" "$allinone_metrics_port" "$root/bin/outrider" proxy
 }
 
 start_haproxy() {
@@ -229,7 +230,7 @@ COMMIT
 EOF
 }
 rules_outrider() { mesh_rules "$outrider_in" "$outrider_out"; }
-rules_slim() { mesh_rules "$slim_in" "$slim_out"; }
+rules_allinone() { mesh_rules "$allinone_in" "$allinone_out"; }
 
 # c_rules OUT_HTTP OUT_BULK IN_HTTP IN_BULK: the same shape for a proxy that cannot read the
 # original destination: one redirect per destination port, the proxy exempt by its UID.

@@ -11,15 +11,17 @@
 #
 # Variants, interleaved (the order rotates each repetition):
 #   direct    no proxy, no rules
-#   outrider  `outrider proxy` on each side; the capture rules of internal/mesh/netnstest
-#             (all TCP, exempt by mark 0x539 and -o lo); SO_ORIGINAL_DST + endpoints
+#   outrider  the shipped sidecar, bin/outrider-proxy (cmd/outrider-proxy), on each side; the
+#             capture rules of internal/mesh/netnstest (all TCP, exempt by mark 0x539 and -o lo);
+#             SO_ORIGINAL_DST + endpoints
 #   haproxy   Debian HAProxy in TCP mode: client side originates TLS 1.3 with a client
 #             certificate, server side terminates it and requires a client certificate
 #   nginx     Debian nginx stream module: proxy_ssl / ssl_verify_client, the same job
 #   plain     the floor: the HAProxy pair relaying plain TCP (no TLS), what two extra hops
 #             cost on this machine whatever the proxy does
-#   slim      diagnostic: Outrider's data plane in a binary that links nothing else
-#             (bench/mesh/slimproxy), to tell the proxy's own memory from the single binary's
+#   allinone  diagnostic: the same proxy run as `bin/outrider proxy` from the all-in-one binary
+#             (what the sidecar ran before it shipped alone), to show what the control plane's
+#             code costs each sidecar in memory
 # HAProxy and nginx cannot read SO_ORIGINAL_DST here, so their capture rules redirect per
 # destination port to one listener each, and exempt them by owner (they run as UID 1337,
 # the proxy UID of docs/mesh.md). Same redirect mechanism (nat REDIRECT) for every proxy.
@@ -45,9 +47,9 @@
 #   BENCH_BULK_TIME=10      iperf3 seconds (plus 1 s omitted at the start)
 #   BENCH_BULK_STREAMS=4    iperf3 parallel streams
 #   BENCH_THREADS=2         HAProxy nbthread and nginx worker_processes (Outrider: GOMAXPROCS default)
-#   BENCH_PROFILE=0         1: build bin/outrider with symbols and record the Outrider pair with
+#   BENCH_PROFILE=0         1: build the binaries with symbols and record the Outrider pair with
 #                           perf during the first repetition (runs/r1-outrider/perf-*.txt)
-#   BENCH_VARIANTS="direct outrider haproxy nginx plain slim"   direct must come first
+#   BENCH_VARIANTS="direct outrider haproxy nginx plain allinone"   direct must come first
 #
 # Usage: make bench-mesh   (or bench/mesh/run.sh)
 set -euo pipefail
@@ -64,7 +66,7 @@ size=${BENCH_SIZE:-1024}
 bulk_time=${BENCH_BULK_TIME:-10}
 bulk_streams=${BENCH_BULK_STREAMS:-4}
 threads=${BENCH_THREADS:-2}
-read -r -a variants <<<"${BENCH_VARIANTS:-direct outrider haproxy nginx plain slim}"
+read -r -a variants <<<"${BENCH_VARIANTS:-direct outrider haproxy nginx plain allinone}"
 [[ ${variants[0]} == direct ]] || { echo "bench-mesh: BENCH_VARIANTS must start with direct" >&2; exit 1; }
 
 fortio_version=v1.66.5
@@ -101,14 +103,15 @@ if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
 	command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (package linux-perf)"
 	ldflags='' # symbols for perf; the code is the same
 fi
-log "CGO_ENABLED=0 go build -trimpath -ldflags '$ldflags' -o bin/outrider ./cmd/outrider"
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o bin/outrider ./cmd/outrider || die "bin/outrider does not build"
+# Both binaries as `make build` builds them (the version stamp aside), so they differ only in
+# what they link.
+for b in outrider outrider-proxy; do
+	log "CGO_ENABLED=0 go build -trimpath -ldflags '$ldflags' -o bin/$b ./cmd/$b"
+	CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "bin/$b" "./cmd/$b" || die "bin/$b does not build"
+done
 for h in certs procmon report; do
 	go build -o "$work/bin/$h" "./bench/mesh/$h" || die "bench/mesh/$h does not build"
 done
-# Built like bin/outrider, so the two differ only in what they link.
-CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$work/bin/slimproxy" ./bench/mesh/slimproxy ||
-	die "bench/mesh/slimproxy does not build"
 
 # --- network -----------------------------------------------------------------------------
 clean_stale

@@ -20,7 +20,7 @@ var labels = map[string]string{
 	"haproxy":  "HAProxy pair",
 	"nginx":    "nginx pair",
 	"plain":    "HAProxy pair, plain TCP (floor: no TLS)",
-	"slim":     "Outrider pair, proxy-only build (diagnostic)",
+	"allinone": "Outrider pair, all-in-one binary (`outrider proxy`, diagnostic)",
 }
 
 func label(v string) string {
@@ -191,15 +191,15 @@ func targetTable(b *strings.Builder, rs *results) {
 		pt := median(rs.each(peer, always((*run).bulkMBps)))
 		fmt.Fprintf(b, "| bulk throughput ≥ %s's (%.0f MB/s) | %.0f MB/s (%.2f×) | %s |\n", label(peer), pt, ot, ot/pt, verdict(ot >= pt))
 	}
-	for _, v := range []string{o, "slim"} {
+	for _, v := range []string{o, "allinone"} {
 		if len(rs.runs[v]) == 0 {
 			continue
 		}
 		for _, side := range []string{"client", "server"} {
 			peak := median(rs.each(v, func(r *run) (float64, bool) { g, ok := group(r, false, v, side); return mib(g.RSSKiBMax), ok }))
-			what := "the `outrider` binary"
+			what := "the shipped `outrider-proxy`"
 			if v != o {
-				what = "proxy-only build, diagnostic"
+				what = "all-in-one `outrider proxy`, diagnostic"
 			}
 			fmt.Fprintf(b, "| RSS ≤ %.0f MiB at the fixed rate, %s proxy, peak in window (%s) | %.1f MiB | %s |\n", targetRSSMiB, side, what, peak, verdict(peak <= targetRSSMiB))
 		}
