@@ -8,6 +8,10 @@ BIN       := $(CURDIR)/bin
 TOOLS     := $(BIN)/tools
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/outrider-sec/outrider/internal/version.Version=$(VERSION)
+# The sidecar is built without gRPC's golang.org/x/net/trace (its /debug/requests pages, which
+# nothing serves), which also lets the linker drop more dead code: 14.6 → 12.0 MB, and every
+# meshed pod maps the whole binary (docs/mesh.md, "The sidecar binary").
+PROXY_TAGS := grpcnotrace
 
 CONTROLLER_GEN := $(TOOLS)/controller-gen
 STATICCHECK    := $(TOOLS)/staticcheck
@@ -21,7 +25,7 @@ help: ## List the targets.
 .PHONY: build
 build: ## Build bin/outrider and bin/outrider-proxy, the mesh sidecar alone (static).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/outrider ./cmd/outrider
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/outrider-proxy ./cmd/outrider-proxy
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(PROXY_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/outrider-proxy ./cmd/outrider-proxy
 
 $(CONTROLLER_GEN):
 	GOBIN=$(TOOLS) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)

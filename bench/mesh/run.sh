@@ -98,17 +98,15 @@ source bench/mesh/measure.sh
 # --- tools -------------------------------------------------------------------------------
 install_peers
 mkdir -p "$work/bin"
-ldflags='-s -w'
+# Both binaries as `make build` builds them (the sidecar with the Makefile's PROXY_TAGS), so they
+# differ only in what they link. BENCH_PROFILE=1 keeps their symbols for perf (the code is the same).
+make_build=(make -s build)
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
 	command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (package linux-perf)"
-	ldflags='' # symbols for perf; the code is the same
+	make_build+=(LDFLAGS=)
 fi
-# Both binaries as `make build` builds them (the version stamp aside), so they differ only in
-# what they link.
-for b in outrider outrider-proxy; do
-	log "CGO_ENABLED=0 go build -trimpath -ldflags '$ldflags' -o bin/$b ./cmd/$b"
-	CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "bin/$b" "./cmd/$b" || die "bin/$b does not build"
-done
+log "${make_build[*]}"
+"${make_build[@]}" >/dev/null || die "make build failed"
 for h in certs procmon report; do
 	go build -o "$work/bin/$h" "./bench/mesh/$h" || die "bench/mesh/$h does not build"
 done
