@@ -38,6 +38,11 @@ const (
 	AdminVolume  = policy.ProxyVolumePrefix + "-admin"
 	BundleVolume = policy.ProxyVolumePrefix + "-bundle"
 	RunVolume    = policy.ProxyVolumePrefix + "-run"
+	// NoAPITokenVolume is an empty volume mounted where Kubernetes mounts the pod's API token:
+	// the ServiceAccount admission plugin then leaves the injector's containers alone (it runs
+	// again after injection), so they never carry the application's API credentials.
+	NoAPITokenVolume = policy.ProxyVolumePrefix + "-no-api-token"
+	apiTokenDir      = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 	// CaptureBinary runs `outrider capture` in the capture init container: the all-in-one binary,
 	// the Outrider image's entrypoint.
@@ -73,7 +78,7 @@ const (
 	StatusAnnotation = "security.outrider.dev/injected"
 	// Version changes whenever the templates change shape (v2: the proxy runs /outrider-proxy,
 	// not /outrider proxy).
-	Version = "v2"
+	Version = "v3"
 )
 
 // Config is what the injected containers are made from. Everything in the pod that the
@@ -210,7 +215,10 @@ func (c *Config) captureContainer() corev1.Container {
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_ADMIN", "NET_RAW"}},
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
-		VolumeMounts:             []corev1.VolumeMount{{Name: RunVolume, MountPath: "/run"}},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: RunVolume, MountPath: "/run"},
+			{Name: NoAPITokenVolume, MountPath: apiTokenDir, ReadOnly: true},
+		},
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		ImagePullPolicy:          corev1.PullIfNotPresent,
@@ -273,6 +281,7 @@ func (c *Config) proxyContainer(probes appprobe.Set) corev1.Container {
 			{Name: TokenVolume, MountPath: TokenDir, ReadOnly: true},
 			{Name: AdminVolume, MountPath: AdminDir},
 			{Name: BundleVolume, MountPath: BundleDir, ReadOnly: true},
+			{Name: NoAPITokenVolume, MountPath: apiTokenDir, ReadOnly: true},
 		},
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -301,6 +310,7 @@ func (c *Config) volumes() []corev1.Volume {
 			DefaultMode:          ptr.To[int32](0o444),
 		}}},
 		{Name: RunVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Mi"))}}},
+		{Name: NoAPITokenVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Ki"))}}},
 	}
 }
 

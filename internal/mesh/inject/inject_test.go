@@ -83,7 +83,7 @@ func TestInjectAddsTheMeshFirstAndIsIdempotent(t *testing.T) {
 	if c := spec.InitContainers[0]; len(c.Command) != 1 || c.Command[0] != "/outrider" || len(c.Args) == 0 || c.Args[0] != "capture" {
 		t.Errorf("capture command %q, args %q: want /outrider capture", c.Command, c.Args)
 	}
-	if len(spec.Volumes) != 1+4 || spec.Volumes[0].Name != "data" {
+	if len(spec.Volumes) != 1+5 || spec.Volumes[0].Name != "data" {
 		t.Errorf("volumes %v: the app's first, the injector's appended", spec.Volumes)
 	}
 	if orig.InitContainers[0].Name != "migrate" || orig.Containers[0].ReadinessProbe.HTTPGet.Port.StrVal != "http" {
@@ -191,7 +191,7 @@ func TestForgedMeshContainersAreRefused(t *testing.T) {
 			s.Containers = append(s.Containers, s.InitContainers[0])
 		},
 		"the token volume pointed elsewhere": func(s *corev1.PodSpec) {
-			s.Volumes[len(s.Volumes)-4].Projected.Sources[0].ServiceAccountToken.Audience = "kubernetes"
+			s.Volumes[len(s.Volumes)-5].Projected.Sources[0].ServiceAccountToken.Audience = "kubernetes"
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -222,6 +222,23 @@ func TestPodUsingReservedNamesIsNotInjected(t *testing.T) {
 		}
 		if got := meshedFindings(t, spec, cfg); len(got) == 0 {
 			t.Errorf("%s: judged clean", name)
+		}
+	}
+}
+
+// The API server's ServiceAccount plugin runs again after injection (reinvocation) and mounts
+// the pod's API token into every container without a mount at its path: the injector's
+// containers hold an empty volume there, so they neither carry the app's API credentials nor
+// stop matching the template (found by the e2e suite with automountServiceAccountToken on).
+func TestInjectedContainersNeverGetTheAppsAPIToken(t *testing.T) {
+	spec, _ := testConfig().Inject(appPod())
+	for _, c := range spec.InitContainers[:2] {
+		found := false
+		for _, m := range c.VolumeMounts {
+			found = found || (m.MountPath == "/var/run/secrets/kubernetes.io/serviceaccount" && m.Name == NoAPITokenVolume && m.ReadOnly)
+		}
+		if !found {
+			t.Errorf("%s has no empty volume at the API token's path", c.Name)
 		}
 	}
 }
