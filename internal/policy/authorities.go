@@ -1,10 +1,8 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 
-	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 	"github.com/outrider-sec/outrider/internal/workload"
 )
 
@@ -39,10 +37,7 @@ func (e *Engine) VerifiedAuthorities(obj *workload.Object, ns Namespace) []strin
 				if !rule.Images.Matches(ref) {
 					continue
 				}
-				res := t.remember(fmt.Sprintf("sig|%p", rule), func() any {
-					return t.Evidence.VerifySignatures(rule.Authorities, e.now())
-				}).(signature.SignatureResult)
-				if len(res.Signers) >= rule.Threshold {
+				if res := t.signatures(rule, e.now()); len(res.Signers) >= rule.Threshold {
 					signers = append(signers, res.Signers...)
 				}
 			}

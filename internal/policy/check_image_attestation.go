@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/outrider-sec/outrider/internal/imageref"
 	"github.com/outrider-sec/outrider/internal/imagetrust/signature"
 )
 
@@ -24,33 +25,13 @@ var checkImageAttestation = &Check{
 		"builder's provenance) with a key the policy trusts.",
 	DefaultOn: true,
 	Eval: func(in *Input) []Violation {
-		if in.Images == nil || in.Images.Trust == nil || len(in.Images.Trust.Attestations) == 0 {
+		if in.Images == nil || in.Images.Trust == nil {
 			return nil
 		}
-		var out []Violation
-		for _, c := range in.Containers {
-			ref, err := parsedImage(c)
-			if err != nil {
-				continue
-			}
-			for _, rule := range in.Images.Trust.Attestations {
-				if !rule.Images.Matches(ref) {
-					continue
-				}
-				if v, ok := trustViolation(in, c, ref); ok {
-					out = append(out, v)
-					break
-				}
-				t := in.ImageData.Trust(ref)
-				problem := t.remember(fmt.Sprintf("att|%p", rule), func() any {
-					return attestationProblem(t, rule, in)
-				}).(string)
-				if problem != "" {
-					out = append(out, containerViolation(c, "image", fmt.Sprintf("image %q (%s) %s", c.Container.Image, shortDigest(t.Digest), problem)))
-				}
-			}
-		}
-		return out
+		return judgeTrustRules(in, in.Images.Trust.Attestations, func(r *AttestationRule) imageref.Patterns { return r.Images },
+			func(t *ImageTrust, rule *AttestationRule) string {
+				return t.remember(fmt.Sprintf("att|%p", rule), func() any { return attestationProblem(t, rule, in) }).(string)
+			})
 	},
 }
 

@@ -27,34 +27,16 @@ var checkImageSignature = &Check{
 		"or identity the policy trusts, and deploy that digest.",
 	DefaultOn: true,
 	Eval: func(in *Input) []Violation {
-		if in.Images == nil || in.Images.Trust == nil || len(in.Images.Trust.Signatures) == 0 {
+		if in.Images == nil || in.Images.Trust == nil {
 			return nil
 		}
-		var out []Violation
-		for _, c := range in.Containers {
-			ref, err := parsedImage(c)
-			if err != nil {
-				continue
-			}
-			for _, rule := range in.Images.Trust.Signatures {
-				if !rule.Images.Matches(ref) {
-					continue
+		return judgeTrustRules(in, in.Images.Trust.Signatures, func(r *SignatureRule) imageref.Patterns { return r.Images },
+			func(t *ImageTrust, rule *SignatureRule) string {
+				if res := t.signatures(rule, in.Now); len(res.Signers) < rule.Threshold {
+					return signatureMessage(rule, res)
 				}
-				if v, ok := trustViolation(in, c, ref); ok {
-					out = append(out, v)
-					break
-				}
-				t := in.ImageData.Trust(ref)
-				res := t.remember(fmt.Sprintf("sig|%p", rule), func() any {
-					return t.Evidence.VerifySignatures(rule.Authorities, in.Now)
-				}).(signature.SignatureResult)
-				if len(res.Signers) >= rule.Threshold {
-					continue
-				}
-				out = append(out, containerViolation(c, "image", signatureMessage(c, t, rule, res)))
-			}
-		}
-		return out
+				return ""
+			})
 	},
 }
 
@@ -78,11 +60,10 @@ func trustViolation(in *Input, c workload.ContainerRef, ref imageref.Reference) 
 	return Violation{}, false
 }
 
-// signatureMessage: `image "x" (sha256:0123456789ab) is signed by 1 of the 2 authorities the
-// rule requires: signed by ci; missing release; signature 2: not signed by a trusted authority`.
-func signatureMessage(c workload.ContainerRef, t *ImageTrust, rule *SignatureRule, res signature.SignatureResult) string {
+// signatureMessage, after `image "x" (sha256:0123456789ab) `: `is signed by 1 of the 2
+// authorities required (ci); missing: release; signature 2: not signed by a trusted authority`.
+func signatureMessage(rule *SignatureRule, res signature.SignatureResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "image %q (%s) ", c.Container.Image, shortDigest(t.Digest))
 	if len(res.Signers) == 0 {
 		fmt.Fprintf(&b, "is not signed by %s", authorityList(rule.Authorities, rule.Threshold))
 	} else {

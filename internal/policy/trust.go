@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -240,4 +241,39 @@ func compileAuthority(a *v1alpha1.Authority, namespace string, opts CompileOptio
 		return nil, field.ErrorList{field.Invalid(kp, a.Name, err.Error())}
 	}
 	return auth, nil
+}
+
+// judgeTrustRules calls judge for every container image and every rule whose patterns match
+// it, with what the registry holds about the image, and collects the messages judge returns
+// ("" is no violation). An image the registry could not be asked about gets one violation for
+// all its rules (trustViolation) instead.
+func judgeTrustRules[R any](in *Input, rules []R, patterns func(R) imageref.Patterns, judge func(t *ImageTrust, rule R) string) []Violation {
+	var out []Violation
+	for _, c := range in.Containers {
+		ref, err := parsedImage(c)
+		if err != nil {
+			continue
+		}
+		for _, rule := range rules {
+			if !patterns(rule).Matches(ref) {
+				continue
+			}
+			if v, ok := trustViolation(in, c, ref); ok {
+				out = append(out, v)
+				break
+			}
+			t := in.ImageData.Trust(ref)
+			if msg := judge(t, rule); msg != "" {
+				out = append(out, containerViolation(c, "image", fmt.Sprintf("image %q (%s) %s", c.Container.Image, shortDigest(t.Digest), msg)))
+			}
+		}
+	}
+	return out
+}
+
+// signatures verifies the image's signatures against rule's authorities, once per rule.
+func (t *ImageTrust) signatures(rule *SignatureRule, now time.Time) signature.SignatureResult {
+	return t.remember(fmt.Sprintf("sig|%p", rule), func() any {
+		return t.Evidence.VerifySignatures(rule.Authorities, now)
+	}).(signature.SignatureResult)
 }
