@@ -65,19 +65,9 @@ var ErrNotReady = fmt.Errorf("outrider has not loaded its policies yet")
 // not already have refuse the request, so metadata changes (labels, finalizers, scale) to a
 // workload admitted before a policy existed still go through; the old violations become warnings.
 func (d *WorkloadDecider) Decide(ctx context.Context, req *admissionv1.AdmissionRequest) (*Decision, error) {
-	engine := d.Engines()
-	if engine == nil {
-		return nil, ErrNotReady
-	}
-	obj, err := workload.DecodeObject("admission", req.Object.Raw)
+	engine, obj, err := requestObject(d.Engines, req)
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
-	}
-	if obj.Namespace == "" {
-		obj.Namespace = req.Namespace
-	}
-	if obj.Name == "" {
-		obj.Name = req.Name
+		return nil, err
 	}
 	labels, err := d.Namespaces.NamespaceLabels(ctx, req.Namespace)
 	if err != nil {
@@ -156,6 +146,26 @@ func PullContextOf(obj *workload.Object) PullContext {
 		pull.PullSecrets = append(pull.PullSecrets, s.Name)
 	}
 	return pull
+}
+
+// requestObject returns the engine in force and the request's object, with the namespace and
+// name the request carries when the object leaves them out (a Pod's generated name, say).
+func requestObject(engines EngineSource, req *admissionv1.AdmissionRequest) (*policy.Engine, *workload.Object, error) {
+	engine := engines()
+	if engine == nil {
+		return nil, nil, ErrNotReady
+	}
+	obj, err := workload.DecodeObject("admission", req.Object.Raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
+	}
+	if obj.Namespace == "" {
+		obj.Namespace = req.Namespace
+	}
+	if obj.Name == "" {
+		obj.Name = req.Name
+	}
+	return engine, obj, nil
 }
 
 // findingKey identifies a finding across the old and new versions of an object.

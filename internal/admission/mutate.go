@@ -38,19 +38,12 @@ type ProvenanceSigner interface {
 
 // Decide returns the patches for the request's object.
 func (d *MutateDecider) Decide(ctx context.Context, req *admissionv1.AdmissionRequest) (*Decision, error) {
-	engine := d.Engines()
-	if engine == nil {
-		return nil, ErrNotReady
-	}
-	obj, err := workload.DecodeObject("admission", req.Object.Raw)
+	engine, obj, err := requestObject(d.Engines, req)
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s %s/%s: %w", req.Kind.Kind, req.Namespace, req.Name, err)
+		return nil, err
 	}
 	if obj.Template == nil {
 		return &Decision{Allowed: true}, nil
-	}
-	if obj.Namespace == "" {
-		obj.Namespace = req.Namespace
 	}
 	labels, err := d.Namespaces.NamespaceLabels(ctx, req.Namespace)
 	if err != nil {
