@@ -23,6 +23,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/outrider-sec/outrider/internal/mesh/netnstest"
 )
 
 // --- running commands in pods ---
@@ -280,18 +282,13 @@ type bridgeCapture struct {
 	frames    int // every frame the socket read
 	kept      int // IPv4 TCP frames between kept addresses
 	truncated int
-	segments  map[tcpFlow][]tcpSegment
+	segments  map[tcpFlow][]netnstest.Segment
 	payloads  [][]byte // every kept segment's payload, as captured
 }
 
 type tcpFlow struct{ src, dst netip.AddrPort }
 
 func (f tcpFlow) String() string { return f.src.String() + "→" + f.dst.String() }
-
-type tcpSegment struct {
-	seq  uint32
-	data []byte
-}
 
 // captureBridge starts capturing on ifname. Stop it before reading the results.
 func captureBridge(t *testing.T, ifname string, keep func(src, dst netip.Addr) bool) *bridgeCapture {
@@ -305,7 +302,7 @@ func captureBridge(t *testing.T, ifname string, keep func(src, dst netip.Addr) b
 	if err != nil {
 		t.Fatalf("capture: AF_PACKET socket: %v", err)
 	}
-	c := &bridgeCapture{fd: fd, done: make(chan struct{}), keep: keep, segments: map[tcpFlow][]tcpSegment{}}
+	c := &bridgeCapture{fd: fd, done: make(chan struct{}), keep: keep, segments: map[tcpFlow][]netnstest.Segment{}}
 	fail := func(what string, err error) {
 		unix.Close(fd)
 		t.Fatalf("capture on %s: %s: %v", ifname, what, err)
@@ -374,7 +371,7 @@ func (c *bridgeCapture) record(frame []byte, full bool) {
 	}
 	payload := bytes.Clone(tcp[off:])
 	f := tcpFlow{netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2])), netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4]))}
-	c.segments[f] = append(c.segments[f], tcpSegment{seq: binary.BigEndian.Uint32(tcp[4:8]), data: payload})
+	c.segments[f] = append(c.segments[f], netnstest.Segment{Seq: binary.BigEndian.Uint32(tcp[4:8]), Data: payload})
 	c.payloads = append(c.payloads, payload)
 }
 
@@ -396,37 +393,13 @@ func (c *bridgeCapture) stop() error {
 	return nil
 }
 
-// streams returns the reassembled payload of every flow (segments in sequence order relative
-// to the first seen, retransmissions dropped, gaps skipped).
+// streams returns the reassembled payload of every flow (netnstest.Reassemble).
 func (c *bridgeCapture) streams() map[tcpFlow][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[tcpFlow][]byte, len(c.segments))
 	for f, segs := range c.segments {
-		base := segs[0].seq
-		sorted := slices.Clone(segs)
-		slices.SortStableFunc(sorted, func(a, b tcpSegment) int {
-			ra, rb := a.seq-base, b.seq-base
-			switch {
-			case ra < rb:
-				return -1
-			case ra > rb:
-				return 1
-			}
-			return 0
-		})
-		var stream []byte
-		for _, s := range sorted {
-			rel := int(s.seq - base)
-			switch {
-			case rel+len(s.data) <= len(stream): // a retransmission
-			case rel <= len(stream):
-				stream = append(stream, s.data[len(stream)-rel:]...)
-			default:
-				stream = append(stream, s.data...)
-			}
-		}
-		out[f] = stream
+		out[f] = netnstest.Reassemble(segs)
 	}
 	return out
 }

@@ -24,21 +24,17 @@ type Capture struct {
 
 	mu       sync.Mutex
 	frames   int
-	segments map[Flow][]segment
+	segments map[Flow][]Segment
 }
 
 // Flow is one direction of a TCP connection.
 type Flow struct{ Src, Dst netip.AddrPort }
 
-type segment struct {
-	seq  uint32
-	data []byte
-}
 
 // CaptureAt starts capturing on the bridge port of nd. Stop it before reading the results.
 func (n *Network) CaptureAt(nd *Node) *Capture {
 	n.t.Helper()
-	c := &Capture{done: make(chan struct{}), segments: make(map[Flow][]segment)}
+	c := &Capture{done: make(chan struct{}), segments: make(map[Flow][]Segment)}
 	proto := int(htons(unix.ETH_P_ALL))
 	err := n.bridge.Do(func() error {
 		ifi, err := net.InterfaceByName(nd.port)
@@ -115,7 +111,7 @@ func (c *Capture) record(frame []byte) {
 		Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(tcp[0:2])),
 		Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(tcp[2:4])),
 	}
-	c.segments[f] = append(c.segments[f], segment{seq: binary.BigEndian.Uint32(tcp[4:8]), data: bytes.Clone(payload)})
+	c.segments[f] = append(c.segments[f], Segment{Seq: binary.BigEndian.Uint32(tcp[4:8]), Data: bytes.Clone(payload)})
 }
 
 // Stop ends the capture. It fails if the kernel dropped frames, since a dropped frame could
@@ -140,39 +136,54 @@ func (c *Capture) Frames() int {
 	return c.frames
 }
 
-// Streams returns the reassembled payload of every flow. Segments are ordered by sequence
-// number (relative to the first seen, so wrap-around is handled) and overlaps are dropped.
+// Streams returns the reassembled payload of every flow (Reassemble).
 func (c *Capture) Streams() map[Flow][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[Flow][]byte, len(c.segments))
 	for f, segs := range c.segments {
-		base := segs[0].seq
-		sorted := slices.Clone(segs)
-		slices.SortStableFunc(sorted, func(a, b segment) int {
-			ra, rb := a.seq-base, b.seq-base
-			switch {
-			case ra < rb:
-				return -1
-			case ra > rb:
-				return 1
-			}
-			return 0
-		})
-		var stream []byte
-		for _, s := range sorted {
-			rel := int(s.seq - base)
-			switch {
-			case rel+len(s.data) <= len(stream): // a retransmission
-			case rel <= len(stream):
-				stream = append(stream, s.data[len(stream)-rel:]...)
-			default: // a gap (a segment we never saw): keep going, marking nothing
-				stream = append(stream, s.data...)
-			}
-		}
-		out[f] = stream
+		out[f] = Reassemble(segs)
 	}
 	return out
+}
+
+// Segment is one TCP segment's sequence number and payload.
+type Segment struct {
+	Seq  uint32
+	Data []byte
+}
+
+// Reassemble joins the segments of one TCP flow into its payload: ordered by sequence number
+// relative to the first seen (so wrap-around is handled), retransmissions dropped, gaps (a
+// segment never seen) skipped over without marking.
+func Reassemble(segs []Segment) []byte {
+	if len(segs) == 0 {
+		return nil
+	}
+	base := segs[0].Seq
+	sorted := slices.Clone(segs)
+	slices.SortStableFunc(sorted, func(a, b Segment) int {
+		ra, rb := a.Seq-base, b.Seq-base
+		switch {
+		case ra < rb:
+			return -1
+		case ra > rb:
+			return 1
+		}
+		return 0
+	})
+	var stream []byte
+	for _, s := range sorted {
+		rel := int(s.Seq - base)
+		switch {
+		case rel+len(s.Data) <= len(stream): // a retransmission
+		case rel <= len(stream):
+			stream = append(stream, s.Data[len(stream)-rel:]...)
+		default:
+			stream = append(stream, s.Data...)
+		}
+	}
+	return stream
 }
 
 // Find returns the flows whose payload contains marker.
