@@ -26,8 +26,8 @@ func TestDependencies(t *testing.T) {
 	}{
 		{pkg: self + "/proxycmd"},
 		{pkg: "github.com/outrider-sec/outrider/cmd/outrider-proxy"},
-		// As `make build` builds the sidecar (the Makefile's PROXY_TAGS): without gRPC's tracing,
-		// whose html/template keeps the linker from dropping unused methods.
+		// As `make build` builds the sidecar (the Makefile's PROXY_TAGS): without gRPC's tracing
+		// pages and the html/template they bring.
 		{pkg: "github.com/outrider-sec/outrider/cmd/outrider-proxy", tags: "grpcnotrace",
 			forbidden: []string{"golang.org/x/net/trace", "html/template"}},
 	} {

@@ -1,4 +1,4 @@
-// Package client is the proxy's side of the identity service. It runs inside `outrider proxy`:
+// Package client is the proxy's side of the identity service. It runs inside `outrider-proxy`:
 // it generates a P-256 key and CSR, reads the pod's projected ServiceAccount token from its
 // file (re-read every time, since the kubelet rotates it), asks IssueCertificate, and installs
 // the certificate through the proxy's setters; it renews at half-life with ±10% jitter, keeps

@@ -1,4 +1,5 @@
-// Package proxy is the mesh's data plane, run as `outrider proxy` beside each meshed workload.
+// Package proxy is the mesh's data plane, run beside each meshed workload as `outrider-proxy`
+// (the `outrider proxy` command in a binary of its own).
 //
 // The pod's capture rules redirect inbound TCP to the inbound listener and the application's
 // outbound TCP to the outbound listener. Inbound, the proxy recovers the original port,
@@ -11,5 +12,5 @@
 // The proxy knows nothing of Kubernetes. Its identity, trust bundle, policy and endpoints
 // arrive through setters (SetCertificate, SetTrustBundle, SetPolicy, SetEndpoints), safe to
 // call at any time under load: the identity service's client calls them, and so does the file
-// loader that `outrider proxy --cert ... --policy-file ...` uses.
+// loader that `outrider-proxy --cert ... --policy-file ...` uses.
 package proxy
