@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -344,34 +343,21 @@ func (c *bridgeCapture) record(frame []byte, full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.frames++
-	const ethLen = 14
-	if len(frame) < ethLen+20 || binary.BigEndian.Uint16(frame[12:14]) != 0x0800 {
-		return
-	}
-	ip := frame[ethLen:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[0]>>4 != 4 || ihl < 20 || ip[9] != unix.IPPROTO_TCP || len(ip) < ihl+20 {
-		return
-	}
-	src, dst := netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
-	if !c.keep(src, dst) {
+	nf, seg, ok := netnstest.TCPSegmentOf(frame)
+	if !ok || !c.keep(nf.Src.Addr(), nf.Dst.Addr()) {
 		return
 	}
 	c.kept++
 	if full {
 		c.truncated++
 	}
-	if total := int(binary.BigEndian.Uint16(ip[2:4])); total >= ihl+20 && total < len(ip) {
-		ip = ip[:total] // Ethernet padding; 0 (GSO) keeps the frame's length
-	}
-	tcp := ip[ihl:]
-	off := int(tcp[12]>>4) * 4
-	if off < 20 || len(tcp) < off || len(tcp) == off {
+	if len(seg.Data) == 0 {
 		return
 	}
-	payload := bytes.Clone(tcp[off:])
-	f := tcpFlow{netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2])), netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4]))}
-	c.segments[f] = append(c.segments[f], netnstest.Segment{Seq: binary.BigEndian.Uint32(tcp[4:8]), Data: payload})
+	payload := bytes.Clone(seg.Data)
+	seg.Data = payload
+	f := tcpFlow{nf.Src, nf.Dst}
+	c.segments[f] = append(c.segments[f], seg)
 	c.payloads = append(c.payloads, payload)
 }
 

@@ -30,7 +30,6 @@ type Capture struct {
 // Flow is one direction of a TCP connection.
 type Flow struct{ Src, Dst netip.AddrPort }
 
-
 // CaptureAt starts capturing on the bridge port of nd. Stop it before reading the results.
 func (n *Network) CaptureAt(nd *Node) *Capture {
 	n.t.Helper()
@@ -86,14 +85,25 @@ func (c *Capture) record(frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.frames++
+	f, seg, ok := TCPSegmentOf(frame)
+	if !ok || len(seg.Data) == 0 {
+		return
+	}
+	seg.Data = bytes.Clone(seg.Data)
+	c.segments[f] = append(c.segments[f], seg)
+}
+
+// TCPSegmentOf reads an Ethernet frame holding IPv4 TCP: its flow and its segment, whose Data
+// (possibly empty) points into frame. ok is false for any other frame, or a truncated one.
+func TCPSegmentOf(frame []byte) (f Flow, s Segment, ok bool) {
 	const ethLen = 14
 	if len(frame) < ethLen+20 || binary.BigEndian.Uint16(frame[12:14]) != 0x0800 {
-		return
+		return Flow{}, Segment{}, false
 	}
 	ip := frame[ethLen:]
 	ihl := int(ip[0]&0x0f) * 4
 	if ip[0]>>4 != 4 || ihl < 20 || ip[9] != unix.IPPROTO_TCP || len(ip) < ihl+20 {
-		return
+		return Flow{}, Segment{}, false
 	}
 	if total := int(binary.BigEndian.Uint16(ip[2:4])); total >= ihl+20 && total < len(ip) {
 		ip = ip[:total] // drop Ethernet padding; 0 (GSO) keeps the frame's length
@@ -101,17 +111,13 @@ func (c *Capture) record(frame []byte) {
 	tcp := ip[ihl:]
 	off := int(tcp[12]>>4) * 4
 	if off < 20 || len(tcp) < off {
-		return
+		return Flow{}, Segment{}, false
 	}
-	payload := tcp[off:]
-	if len(payload) == 0 {
-		return
-	}
-	f := Flow{
+	f = Flow{
 		Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(tcp[0:2])),
 		Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(tcp[2:4])),
 	}
-	c.segments[f] = append(c.segments[f], Segment{Seq: binary.BigEndian.Uint32(tcp[4:8]), Data: bytes.Clone(payload)})
+	return f, Segment{Seq: binary.BigEndian.Uint32(tcp[4:8]), Data: tcp[off:]}, true
 }
 
 // Stop ends the capture. It fails if the kernel dropped frames, since a dropped frame could
