@@ -44,12 +44,3 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 	return admission.Allowed("").WithWarnings(dec.Warnings...)
 }
-
-// NoMutation is the mutating webhook's decider until image trust pins tags to digests: it
-// admits everything unchanged, so injection and digest pinning have a place to land.
-type NoMutation struct{}
-
-// Decide admits the request without a patch.
-func (NoMutation) Decide(context.Context, *admissionv1.AdmissionRequest) (*Decision, error) {
-	return &Decision{Allowed: true}, nil
-}
