@@ -54,8 +54,9 @@ Outrider's default-on checks (see 'outrider checks'), in Enforce mode. A policy 
 ClusterSecurityPolicy and SecurityPolicy objects, the same YAML you apply to the cluster.
 
 Vulnerability gates: --vuln-report FILE (repeatable) reads a Trivy JSON, Grype JSON or SARIF
-report, or a cosign vulnerability attestation (in-toto statement or DSSE envelope; signatures
-are not verified yet), and --vex FILE (repeatable) OpenVEX documents whose not_affected and
+report, or a cosign vulnerability attestation (in-toto statement or DSSE envelope; a file is
+trusted as given, while attestations read from the registry must be signed by an authority the
+policy trusts), and --vex FILE (repeatable) OpenVEX documents whose not_affected and
 fixed statements remove findings for the images they name. With manifests, a report applies to
 the containers whose image matches it (digest first, then registry, repository and tag); a
 container without a report is not a finding unless --require-vuln-report. With no manifests,
